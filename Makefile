@@ -1,0 +1,40 @@
+# Two set-up commands: `make lethality` (install + phase-0 test) and `make test` (install + tests).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export MUJOCO_GL ?= egl
+
+.PHONY: install lethality test test-all sanity babble train verify clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+lethality: install
+	$(PY) scripts/lethality_test.py --task pick-place-v2 --n-seeds 5 --demos 5
+
+test: install
+	$(PY) -m pytest -q
+
+test-all: install
+	$(PY) -m pytest -q -m ""
+
+sanity: install
+	$(PY) scripts/noisy_tv_test.py && $(PY) scripts/forgetting_test.py && $(PY) scripts/balloon_test.py
+
+babble: install
+	$(VENV)/bin/nsca babble --steps 100000
+
+train: install
+	$(PY) scripts/train_world_model.py --config configs/training_config.yaml
+
+verify: install
+	$(PY) verify_world_model.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,3 @@
+"""NSCA: a small multi-modal world model with innate physics priors."""
+
+__version__ = "0.1.0"

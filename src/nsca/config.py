@@ -1,0 +1,151 @@
+"""Typed configs: dataclasses filled from YAML and CLI flags, validated with one-line errors.
+
+A field's `metadata={"help": ...}` becomes its --help text; `Literal[...]` fields list their
+allowed values. Unknown keys and wrong types raise UsageError naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+from nsca.errors import UsageError
+
+T = TypeVar("T")
+
+
+def field(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with a help string (lists get a default_factory)."""
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata={"help": help, **kw})
+    return dataclasses.field(default=default, metadata={"help": help, **kw})
+
+
+def _coerce(name: str, value: Any, tp: Any) -> Any:
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        allowed = get_args(tp)
+        if value not in allowed:
+            raise UsageError(f"{name}={value!r} is not allowed; choose from {', '.join(map(str, allowed))}")
+        return value
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        errors = []
+        for a in args:
+            try:
+                return _coerce(name, value, a)
+            except UsageError as exc:
+                errors.append(str(exc))
+        raise UsageError(errors[0])
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise UsageError(f"{name} must be a list, got {value!r}")
+        (inner, *_) = get_args(tp) or (Any,)
+        return [_coerce(f"{name}[{i}]", v, inner) for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise UsageError(f"{name} must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise UsageError(f"{name} must be an integer, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(f"{name} must be an integer, got {value!r}") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise UsageError(f"{name} must be a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{name} must be a number, got {value!r}") from None
+    if tp is str:
+        return str(value)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise UsageError(f"{name} must be a mapping, got {value!r}")
+        return from_dict(tp, value, prefix=f"{name}.")
+    return value
+
+
+def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
+    """Build a config dataclass from a plain dict; unknown keys and bad values are UsageErrors."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(
+            f"unknown config key '{prefix}{unknown[0]}'; allowed keys: {', '.join(sorted(known))}"
+        )
+    kwargs = {k: _coerce(prefix + k, v, hints[k]) for k, v in data.items()}
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
+    return obj
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """Expose every field of `cls` as --kebab-case flag; defaults stay None so YAML can fill them."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        tp = hints[f.name]
+        help_text = f.metadata.get("help", "")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        flag = "--" + f.name.replace("_", "-")
+        kw: dict[str, Any] = {"dest": f.name, "default": None, "help": f"{help_text} (default: {default})"}
+        origin = get_origin(tp)
+        if origin in (Union, types.UnionType):
+            tp = next(a for a in get_args(tp) if a is not type(None))
+            origin = get_origin(tp)
+        if origin is Literal:
+            kw["choices"] = list(get_args(tp))
+        elif origin in (list, tuple):
+            kw["nargs"] = "+"
+        elif tp is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        parser.add_argument(flag, **kw)
+
+
+def resolve(cls: type[T], args: argparse.Namespace, config_path: str | Path | None = None, base: dict | None = None) -> T:
+    """Defaults < base preset < YAML file < CLI flags; the result is validated."""
+    data: dict = dict(base or {})
+    if config_path:
+        data.update(load_yaml(config_path))
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        value = getattr(args, f.name, None)
+        if value is not None:
+            data[f.name] = value
+    return from_dict(cls, data)

@@ -1,0 +1,1 @@
+"""Small shared helpers: seeding, atomic files, provenance, metric logging."""
