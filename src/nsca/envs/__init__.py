@@ -1,0 +1,1 @@
+"""Environments: Meta-World harness, the babbling playground and the sanity-check worlds."""

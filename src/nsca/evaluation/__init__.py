@@ -1,0 +1,1 @@
+"""Benchmarks the trained agent is evaluated on."""

@@ -1,0 +1,1 @@
+"""Experiments: each is a grid of (condition, seed) cells with a report."""

@@ -1,0 +1,1 @@
+"""Learners: behaviour cloning, planning, EWC, curiosity, competence."""
