@@ -1,0 +1,71 @@
+"""`nsca data download|list`: fetch SSv2 / Kinetics-400 / Greatest Hits / Physion into the data root."""
+
+from __future__ import annotations
+
+import argparse
+
+from nsca.errors import UsageError
+
+NAME = "data"
+HELP = "download external datasets (kinetics400, ssv2, greatest-hits, physion) and show what is on disk"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", parser_class=type(parser))
+    sub.required = True
+    dl = sub.add_parser("download", help="download datasets into the data root (resumable)",
+                        description="Download datasets into the data root. Each dataset gets one line; "
+                                    "exit 0 when all are complete, else 16 + failed bits "
+                                    "(kinetics400 1, ssv2 2, greatest-hits 4, physion 8). Rerun to resume.")
+    dl.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                    help="kinetics400, ssv2, greatest-hits, physion (default: kinetics400 ssv2, the phase-2 pair)")
+    dl.add_argument("--subset", type=float, default=1.0, help="fraction of each Hugging Face split to fetch (default: 1.0)")
+    dl.add_argument("--max-clips", type=int, default=None, help="fetch at most this many clips per split (overrides --subset)")
+    dl.add_argument("--root", default=None, help="data root (default: $NSCA_DATA_ROOT, else ./data)")
+    dl.add_argument("--timeout-s", type=float, default=10.0, help="per-connection network timeout in seconds (default: 10)")
+    dl.add_argument("--mirror", default=None,
+                    help="fetch plain files from <mirror>/<dataset>/<file> instead of their origin (Hugging Face: set HF_ENDPOINT)")
+    dl.add_argument("--hub-id", nargs="+", default=[], metavar="NAME=OWNER/REPO",
+                    help="use another Hugging Face dataset repo for a dataset, e.g. kinetics400=me/k400")
+    dl.set_defaults(_data_run=_run_download)
+    ls = sub.add_parser("list", help="show each dataset's origin, licence and local state")
+    ls.add_argument("--root", default=None, help="data root (default: $NSCA_DATA_ROOT, else ./data)")
+    ls.set_defaults(_data_run=_run_list)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(args._data_run(args))
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    from nsca.data import download as dl
+
+    hub_ids = {}
+    for item in args.hub_id:
+        name, sep, repo = item.partition("=")
+        if not sep or not repo or name not in dl.DATASETS:
+            raise UsageError(f"--hub-id {item!r}: expected NAME=OWNER/REPO with NAME in {', '.join(dl.DATASETS)}")
+        hub_ids[name] = repo
+    if args.max_clips is not None and args.max_clips < 1:
+        raise UsageError(f"--max-clips must be >= 1, got {args.max_clips}")
+    names = dl.resolve_names(args.datasets)
+    opts = dl.Options(root=dl.data_root(args.root), subset=args.subset, max_clips=args.max_clips,
+                      timeout_s=args.timeout_s, mirror=args.mirror, hub_ids=hub_ids)
+    results = dl.download(names, opts)
+    code = dl.exit_code(results)
+    failed = [r.name for r in results if not r.ok]
+    print(f"done: {len(results) - len(failed)} of {len(results)} complete"
+          + (f"; failed: {', '.join(failed)} (exit {code})" if failed else ""))
+    return code
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from nsca.data import download as dl
+
+    root = dl.data_root(args.root)
+    for name, state in dl.status(root):
+        spec = dl.DATASETS[name]
+        print(f"{name}: {state}\n  origin: {spec.origin}\n  licence: {spec.licence}\n  access: {spec.access}")
+    for name, why in dl.REFUSED.items():
+        print(f"{name}: not offered - {why}")
+    return 0

@@ -1,0 +1,112 @@
+"""One interface from any data source to the trainer: `get_source(name, root, split, **kw)`.
+
+Every source is a `torch.utils.data.Dataset` whose items are dicts with (where the source has it):
+
+- "frames": float32 tensor (T, 3, 64, 64), RGB in [0, 1], T frames sampled uniformly over the clip
+- "audio": float32 tensor (N,), 16 kHz mono
+- "label": int (int64 once collated): the source's class id
+- "label_name": str, the class name
+- "index": int, the item's position in the underlying source
+plus source-specific extras ("scenario"/"stimulus" for Physion, "action"/"time_s" for Greatest Hits).
+
+Sources and what they carry:
+
+| name          | frames | audio | label                          | files read (under <root>/<name>/) |
+|---------------|--------|-------|--------------------------------|-----------------------------------|
+| babbling      | yes    | yes   | the store's label              | the babbling dataset store        |
+| ssv2          | yes    | -     | 174 template classes           | <split>/ HF dataset (save_to_disk) |
+| kinetics400   | yes    | -     | 400 action classes             | <split>/ HF dataset (save_to_disk) |
+| greatest-hits | -      | yes   | material (17 + "None")         | vis-data/*_times.txt + wavs       |
+| physion       | yes    | -     | OCP: 1 = agent contacts patient | <scenario>/mp4s-redyellow + readout_labels.csv, or *.hdf5 |
+
+`cache=True` (video sources) decodes every clip once into `<root>/cache/<name>/<split>/` and
+serves later epochs from memory-mapped uint8 arrays. The root is the argument, else
+$NSCA_DATA_ROOT, else ./data. The offline default for training is "babbling".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import torch.utils.data
+
+from nsca.data.download import data_root
+from nsca.errors import UsageError
+
+SOURCES = ("babbling", "ssv2", "kinetics400", "greatest-hits", "physion")
+_HF_SPLITS = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
+
+
+class SourceDataset(torch.utils.data.Dataset):
+    """A loader (VideoClipDataset, CachedClips, GreatestHitsDataset, PhysionOCP) as a torch Dataset.
+
+    Attributes of the loader (label_names, skipped, ...) are reachable through it.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.inner[index]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def get_source(name: str, root: str | Path | None = None, split: str = "train", cache: bool = False, **kw: Any) -> Any:
+    """The torch Dataset for source `name` (see the module docstring for item keys)."""
+    if name not in SOURCES:
+        raise UsageError(f"unknown data source {name!r}; choose from {', '.join(SOURCES)}")
+    base = data_root(root)
+    if name == "babbling":
+        return _babbling(base, split, **kw)
+    if name in ("ssv2", "kinetics400"):
+        from nsca.data.video import VideoClipDataset
+
+        if split not in _HF_SPLITS:
+            raise UsageError(f"split={split!r} is not allowed; choose from {', '.join(_HF_SPLITS)}")
+        folder = base / name / _HF_SPLITS[split]
+        if not folder.exists() and (base / name / split).exists():
+            folder = base / name / split
+        dataset: Any = VideoClipDataset(folder, **kw)
+    elif name == "greatest-hits":
+        from nsca.data.audio import GreatestHitsDataset
+
+        if cache:
+            raise UsageError("cache=True applies to video sources; Greatest Hits reads only short audio windows")
+        folder = base / name / "vis-data" if (base / name / "vis-data").is_dir() else base / name
+        return SourceDataset(GreatestHitsDataset(folder, split=split, **kw))
+    else:
+        from nsca.data.physion import PhysionOCP
+
+        folder = base / name
+        if kw.get("layout", "mp4") == "mp4":
+            # Physion.zip may unpack into a top folder; the label CSV sits beside it.
+            if (folder / "readout_labels.csv").is_file():
+                kw.setdefault("labels_csv", folder / "readout_labels.csv")
+            if not any(folder.glob("*/mp4s*")):
+                folder = next((d for d in sorted(folder.glob("*/")) if any(d.glob("*/mp4s*"))), folder)
+        dataset = PhysionOCP(folder, **kw)
+    if cache:
+        from nsca.data.video import CachedClips
+
+        dataset = CachedClips(dataset, base / "cache" / name / split)
+    return SourceDataset(dataset)
+
+
+def _babbling(base: Path, split: str, **kw: Any) -> Any:
+    folder = base / "babbling"
+    if importlib.util.find_spec("nsca.data.store") is None:
+        raise UsageError(f"no babbling dataset found at {folder} (the dataset store is not installed in this checkout)")
+    from nsca.data import store
+
+    if not folder.exists():
+        raise UsageError(f"no babbling dataset found at {folder}; run `nsca babble` first")
+    return store.open_dataset(folder, split=split, **kw)  # type: ignore[attr-defined]
