@@ -350,7 +350,7 @@ class CachedClips:
         if not 0 <= index < len(self):
             raise IndexError(index)
         k = int(np.searchsorted(self._offsets, index, side="right") - 1)
-        clip = np.asarray(self._frames[k][index - self._offsets[k]])
+        clip = np.array(self._frames[k][index - self._offsets[k]])  # copy out of the read-only memmap
         return self.dataset.item_from_clip(int(self._source_index[index]), clip)
 
 
