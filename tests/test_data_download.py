@@ -1,0 +1,155 @@
+"""`nsca data download` offline: per-dataset one-line failures, bounded timeouts, exit codes, resume."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nsca.cli import main
+from nsca.data.sources import get_source
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tiny_mp4() -> bytes:
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+class _Mirror(http.server.BaseHTTPRequestHandler):
+    """Serves FILES by path, honours Range (206), records requests; anything else is 404."""
+
+    files: dict[str, bytes] = {}
+    requests: list[tuple[str, str | None]] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.requests.append((self.path, self.headers.get("Range")))
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        start = 0
+        if self.headers.get("Range"):
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        self.wfile.write(body[start:])
+
+    def log_message(self, *args) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture
+def mirror():
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as z:
+        z.writestr("Physion/dominoes/mp4s-redyellow/pilot_dominoes_0000_img.mp4", _tiny_mp4())
+        z.writestr("Physion/dominoes/mp4s/pilot_dominoes_0000_img.mp4", _tiny_mp4())
+    _Mirror.files = {
+        "/physion/Physion.zip": zbuf.getvalue(),
+        "/physion/readout_labels.csv": b",ground truth outcome\npilot_dominoes_0000,True\n",
+    }
+    _Mirror.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Mirror)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_seed_command_offline_fails_per_dataset_fast(tmp_path):
+    port = _closed_port()
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "NSCA_DATA_ROOT": str(tmp_path)}
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "scripts/download_data.py", "--subset", "0.1", "--datasets", "ssv2", "kinetics400", "physion",
+         "--hub-id", "kinetics400=someone/k400", "--mirror", f"http://127.0.0.1:{port}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert time.monotonic() - t0 < 30
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines[:3]] == ["ssv2", "kinetics400", "physion"]
+    assert all("FAILED - nothing downloaded - " in line for line in lines[:3])
+    assert "registration" in lines[0]  # the gated dataset says how to get access
+    assert proc.returncode == 16 + 2 + 1 + 8 and "(exit 27)" in lines[-1]
+
+
+def test_unresponsive_server_times_out(tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)  # accepts connections, never answers
+    try:
+        port = listener.getsockname()[1]
+        t0 = time.monotonic()
+        code = main(["data", "download", "--datasets", "greatest-hits", "--root", str(tmp_path), "--timeout-s", "0.5",
+                     "--mirror", f"http://127.0.0.1:{port}"])
+        assert time.monotonic() - t0 < 10
+        assert code == 16 + 4
+    finally:
+        listener.close()
+
+
+def test_download_keeps_what_arrived_and_resumes(tmp_path, mirror, capsys):
+    args = ["data", "download", "--datasets", "physion", "greatest-hits", "--root", str(tmp_path), "--mirror", mirror]
+    assert main(args) == 16 + 4  # greatest-hits is not on this mirror; physion is
+    out = capsys.readouterr().out
+    assert "physion: ok" in out and "greatest-hits: FAILED - nothing downloaded - " in out and "HTTP 404" in out
+    item = get_source("physion", root=tmp_path, num_frames=3)[0]
+    assert item["label"] == 1 and item["frames"].shape == (3, 3, 64, 64)
+
+    fetched = len(_Mirror.requests)
+    assert main(args) == 16 + 4
+    assert [p for p, _ in _Mirror.requests[fetched:]] == ["/greatest-hits/vis-data.zip"]  # physion not fetched again
+
+    # A killed fetch leaves a .part; the rerun asks only for the rest and the file comes out whole.
+    whole = _Mirror.files["/physion/Physion.zip"]
+    _Mirror.files["/greatest-hits/vis-data.zip"] = whole
+    (tmp_path / "greatest-hits" / "vis-data.zip.part").write_bytes(whole[:100])
+    assert main(["data", "download", "--datasets", "greatest-hits", "--root", str(tmp_path), "--mirror", mirror]) == 0
+    assert _Mirror.requests[-1] == ("/greatest-hits/vis-data.zip", "bytes=100-")
+    assert (tmp_path / "greatest-hits" / "vis-data.zip").read_bytes() == whole
+    listing = subprocess.run([sys.executable, "-m", "nsca.cli", "data", "list", "--root", str(tmp_path)],
+                             cwd=REPO, capture_output=True, text=True, timeout=60).stdout
+    assert "physion: downloaded" in listing and "audioset: not offered" in listing
+
+
+def test_refused_and_unknown_datasets_are_usage_errors(tmp_path, capsys):
+    assert main(["data", "download", "--datasets", "audioset", "--root", str(tmp_path)]) == 2
+    assert main(["data", "download", "--datasets", "imagenet", "--root", str(tmp_path)]) == 2
+    assert main(["data", "download", "--datasets", "youtube8m", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and "speech, music and traffic" in err[0] and "ImageNet" in err[1] and "choose from" in err[2]
+    assert not any(tmp_path.iterdir())  # nothing written
