@@ -127,7 +127,7 @@ def test_download_keeps_what_arrived_and_resumes(tmp_path, mirror, capsys):
     assert main(args) == 16 + 4  # greatest-hits is not on this mirror; physion is
     out = capsys.readouterr().out
     assert "physion: ok" in out and "greatest-hits: FAILED - nothing downloaded - " in out and "HTTP 404" in out
-    item = get_source("physion", root=tmp_path, num_frames=3)[0]
+    item = get_source("physion", root=tmp_path, split="test", num_frames=3)[0]
     assert item["label"] == 1 and item["frames"].shape == (3, 3, 64, 64)
 
     fetched = len(_Mirror.requests)

@@ -153,7 +153,7 @@ def _physion_mp4_tree(root: Path, outcomes: dict[str, bool], extra_label_rows: i
 
 def test_physion_mp4_layout_with_readout_csv(tmp_path):
     _physion_mp4_tree(tmp_path, {"pilot_dominoes_0000": True, "pilot_dominoes_0001": False})
-    ds = get_source("physion", root=tmp_path, num_frames=T)
+    ds = get_source("physion", root=tmp_path, split="test", num_frames=T)
     items = [ds[0], ds[1]]
     assert [(it["stimulus"], it["label"], it["label_name"]) for it in items] == [
         ("pilot_dominoes_0000", 1, "contact"), ("pilot_dominoes_0001", 0, "no_contact")]
@@ -186,7 +186,7 @@ def test_physion_hdf5_layout_and_corrupt_trial(tmp_path):
     folder = tmp_path / "physion"
     _physion_hdf5(folder / "readout_training" / "Dominoes" / "0000.hdf5", "dom_0000", contact_frame=4)
     _physion_hdf5(folder / "readout_training" / "Support" / "0001.hdf5", "sup_0001", contact_frame=None)
-    ds = get_source("physion", root=tmp_path, layout="hdf5", num_frames=3)
+    ds = get_source("physion", root=tmp_path, split="train", num_frames=3)
     assert [(ds[i]["stimulus"], ds[i]["label"], ds[i]["scenario"]) for i in range(2)] == [
         ("dom_0000", 1, "dominoes"), ("sup_0001", 0, "support")]
     frames = ds[0]["frames"]
@@ -196,10 +196,12 @@ def test_physion_hdf5_layout_and_corrupt_trial(tmp_path):
     (folder / "readout_training" / "Drop").mkdir()
     (folder / "readout_training" / "Drop" / "0002.hdf5").write_bytes(b"\x89HDF\r\n truncated")
     with pytest.raises(UsageError, match="0002.hdf5: unreadable HDF5"):
-        get_source("physion", root=tmp_path, layout="hdf5")
+        get_source("physion", root=tmp_path, split="train")
     with pytest.warns(UserWarning, match="0002.hdf5"):
-        lenient = get_source("physion", root=tmp_path, layout="hdf5", on_error="skip")
+        lenient = get_source("physion", root=tmp_path, split="train", on_error="skip")
     assert len(lenient) == 2 and len(lenient.skipped) == 1
+    with pytest.raises(UsageError, match="mp4s of PhysionTest-Core are the test set"):
+        get_source("physion", root=tmp_path, split="train", layout="mp4")
 
 
 def _greatest_hits(root: Path, hits: list[tuple[float, str, str]], sr: int = 48_000, duration_s: float = 2.0,

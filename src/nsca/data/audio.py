@@ -106,6 +106,7 @@ class GreatestHitsDataset:
         self.window_s, self.pre_s, self.on_error = window_s, pre_s, on_error
         self.label_names = list(MATERIALS)
         self.skipped: dict[int, str] = {}
+        self._info: dict[Path, object] = {}  # soundfile header per wav, read once
         times_files = sorted(self.path.rglob("*_times.txt"))
         if not times_files:
             raise UsageError(f"{self.path} holds no *_times.txt annotation files; the download is empty or partial")
@@ -140,7 +141,7 @@ class GreatestHitsDataset:
 
         hit = self.hits[index]
         try:
-            info = sf.info(str(hit.audio_path))
+            info = self._info.get(hit.audio_path) or self._info.setdefault(hit.audio_path, sf.info(str(hit.audio_path)))
             start_s = hit.time_s - self.pre_s
             if hit.time_s > info.duration:
                 raise UsageError(

@@ -17,7 +17,7 @@ Sources and what they carry:
 | ssv2          | yes    | -     | 174 template classes           | <split>/ HF dataset (save_to_disk) |
 | kinetics400   | yes    | -     | 400 action classes             | <split>/ HF dataset (save_to_disk) |
 | greatest-hits | -      | yes   | material (17 + "None")         | vis-data/*_times.txt + wavs       |
-| physion       | yes    | -     | OCP: 1 = agent contacts patient | <scenario>/mp4s-redyellow + readout_labels.csv, or *.hdf5 |
+| physion       | yes    | -     | OCP: 1 = agent contacts patient | test: <scenario>/mp4s-redyellow + readout_labels.csv; train: readout_training/**/*.hdf5 |
 
 `cache=True` (video sources) decodes every clip once into `<root>/cache/<name>/<split>/` and
 serves later epochs from memory-mapped uint8 arrays. The root is the argument, else
@@ -86,19 +86,33 @@ def get_source(name: str, root: str | Path | None = None, split: str = "train", 
     else:
         from nsca.data.physion import PhysionOCP
 
-        folder = base / name
-        if kw.get("layout", "mp4") == "mp4":
-            # Physion.zip may unpack into a top folder; the label CSV sits beside it.
-            if (folder / "readout_labels.csv").is_file():
-                kw.setdefault("labels_csv", folder / "readout_labels.csv")
-            if not any(folder.glob("*/mp4s*")):
-                folder = next((d for d in sorted(folder.glob("*/")) if any(d.glob("*/mp4s*"))), folder)
-        dataset = PhysionOCP(folder, **kw)
+        dataset = PhysionOCP(*_physion_folder(base / name, split, kw), **kw)
     if cache:
         from nsca.data.video import CachedClips
 
         dataset = CachedClips(dataset, base / "cache" / name / split)
     return SourceDataset(dataset)
+
+
+def _physion_folder(folder: Path, split: str, kw: dict) -> tuple[Path]:
+    """Physion's own split: the readout is trained on PhysionTrain-Readout (HDF5 trials) and
+    tested on PhysionTest-Core (mp4s + readout_labels.csv). Training on the test clips is refused."""
+    if split not in ("train", "test"):
+        raise UsageError(f"physion split={split!r} is not allowed; choose from train (readout HDF5s), test (PhysionTest-Core)")
+    layout = kw.setdefault("layout", "hdf5" if split == "train" else "mp4")
+    if split == "train":
+        if layout != "hdf5":
+            raise UsageError("physion split='train' reads the PhysionTrain-Readout HDF5s (layout='hdf5'); "
+                             "the mp4s of PhysionTest-Core are the test set")
+        return (folder / "readout_training" if (folder / "readout_training").is_dir() else folder / "train",)
+    if layout == "hdf5":
+        return (folder / "testing" if (folder / "testing").is_dir() else folder / "test",)
+    # Physion.zip may unpack into a top folder; the label CSV sits beside it.
+    if (folder / "readout_labels.csv").is_file():
+        kw.setdefault("labels_csv", folder / "readout_labels.csv")
+    if not any(folder.glob("*/mp4s*")):
+        folder = next((d for d in sorted(folder.glob("*/")) if any(d.glob("*/mp4s*"))), folder)
+    return (folder,)
 
 
 def _babbling(base: Path, split: str, **kw: Any) -> Any:
