@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dl.add_argument("--mirror", default=None,
                     help="fetch plain files from <mirror>/<dataset>/<file> instead of their origin (Hugging Face: set HF_ENDPOINT)")
     dl.add_argument("--hub-id", nargs="+", default=[], metavar="NAME=OWNER/REPO",
-                    help="use another Hugging Face dataset repo for a dataset, e.g. kinetics400=me/k400")
+                    help="read a dataset from another Hugging Face repo or a local clone of one, "
+                         "e.g. kinetics400=me/k400 or ssv2=/mnt/datasets/ssv2-hf")
     dl.set_defaults(_data_run=_run_download)
     ls = sub.add_parser("list", help="show each dataset's origin, licence and local state")
     ls.add_argument("--root", default=None, help="data root (default: $NSCA_DATA_ROOT, else ./data)")

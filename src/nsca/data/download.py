@@ -141,6 +141,7 @@ class Options:
     timeout_s: float = DEFAULT_TIMEOUT_S
     mirror: str | None = None
     hub_ids: dict[str, str] = field(default_factory=dict)
+    shard_clips: int = HF_SHARD_CLIPS
     log: Callable[[str], None] = print
 
 
@@ -235,7 +236,8 @@ def _download_hf(spec: DatasetSpec, opts: Options) -> Result:
     hub_id = opts.hub_ids.get(spec.name, spec.hub_id)
     if not hub_id:
         raise _Failed(f"no Hugging Face repo configured: {spec.access}")
-    _probe_hub(hub_id, spec.name, opts.timeout_s)
+    if not Path(hub_id).is_dir():  # a local clone of a hub repo (or an institutional copy) needs no network
+        _probe_hub(hub_id, spec.name, opts.timeout_s)
     # Bounded network waits inside huggingface_hub too (read when it is first imported).
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(int(math.ceil(opts.timeout_s))))
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(math.ceil(opts.timeout_s))))
@@ -255,27 +257,18 @@ def _download_hf(spec: DatasetSpec, opts: Options) -> Result:
 
 
 def _download_hf_split(datasets, hub_id: str, name: str, split: str, folder: Path, opts: Options) -> int:  # noqa: ANN001
+    available = datasets.get_dataset_split_names(hub_id)
+    if split not in available:
+        opts.log(f"{name}: note: {hub_id} has no split {split!r} (it has {', '.join(available)}); skipped")
+        return 0
     out = folder / split
     out.mkdir(parents=True, exist_ok=True)
-    builder = datasets.load_dataset_builder(hub_id)
-    splits = builder.info.splits or {}
-    if split not in splits and splits:
-        opts.log(f"{name}: split {split!r} not on the hub (has {', '.join(splits)}); skipped")
-        return 0
-    size = splits[split].num_examples if split in splits else None
-    if opts.max_clips is not None:
-        target = opts.max_clips
-    elif size:
-        target = max(1, math.ceil(opts.subset * size))
-    elif opts.subset >= 1:
-        target = None
-    else:
-        raise _Failed(f"{hub_id} does not state the size of [{split}]; pass --max-clips instead of --subset")
     done = sorted(p for p in out.glob("shard-*") if (p / "state.json").is_file())
     have = sum(len(datasets.load_from_disk(str(p))) for p in done)
+    stream = datasets.load_dataset(hub_id, split=split, streaming=True)
+    target = _target_clips(datasets, hub_id, split, stream, opts)
     if target is not None and have >= target:
         return have
-    stream = datasets.load_dataset(hub_id, split=split, streaming=True)
     features = stream.features or {}
     for col, feat in features.items():
         if isinstance(feat, datasets.Video):
@@ -289,13 +282,29 @@ def _download_hf_split(datasets, hub_id: str, name: str, split: str, folder: Pat
         if target is not None and have + len(rows) >= target:
             break
         rows.append(row)
-        if len(rows) == HF_SHARD_CLIPS:
+        if len(rows) == opts.shard_clips:
             _write_shard(datasets, rows, out, shard_index, stream.features)
             have, rows, shard_index = have + len(rows), [], shard_index + 1
     if rows:
         _write_shard(datasets, rows, out, shard_index, stream.features)
         have += len(rows)
     return have
+
+
+def _target_clips(datasets, hub_id: str, split: str, stream, opts: Options) -> int | None:  # noqa: ANN001
+    """How many clips of the split to keep: --max-clips, else subset x split size (None = all)."""
+    if opts.max_clips is not None:
+        return opts.max_clips
+    if opts.subset >= 1:
+        return None
+    info = datasets.load_dataset_builder(hub_id).info.splits or {}
+    size = info[split].num_examples if split in info else None
+    if not size:
+        # The repo does not state its size (plain parquet/webdataset): count one light column.
+        names = list(stream.features or {})
+        light = [c for c in names if c in ("label", "labels")] or names[:1]
+        size = sum(1 for _ in (stream.select_columns(light) if light else stream))
+    return max(1, math.ceil(opts.subset * size))
 
 
 def _write_shard(datasets, rows: list[dict], out: Path, index: int, features) -> None:  # noqa: ANN001
