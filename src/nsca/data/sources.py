@@ -13,11 +13,15 @@ Sources and what they carry:
 
 | name          | frames | audio | label                          | files read (under <root>/<name>/) |
 |---------------|--------|-------|--------------------------------|-----------------------------------|
-| babbling      | yes    | yes   | the store's label              | the babbling dataset store        |
+| babbling      | yes*   | yes*  | none: material, hardness, ... | <root>/babbling (nsca.data.store)  |
 | ssv2          | yes    | -     | 174 template classes           | <split>/ HF dataset (save_to_disk) |
 | kinetics400   | yes    | -     | 400 action classes             | <split>/ HF dataset (save_to_disk) |
 | greatest-hits | -      | yes   | material (17 + "None")         | vis-data/*_times.txt + wavs       |
 | physion       | yes    | -     | OCP: 1 = agent contacts patient | test: <scenario>/mp4s-redyellow + readout_labels.csv; train: readout_training/**/*.hdf5 |
+
+*babbling items are the store's transitions (state, action, next_state, frames (frame_stack, 3,
+64, 64) when rendered, audio when synthesised, and the interaction labels: material,
+hardness_class, primitive, outcome, ...); see nsca.data.store.
 
 `cache=True` (video sources) decodes every clip once into `<root>/cache/<name>/<split>/` and
 serves later epochs from memory-mapped uint8 arrays. The root is the argument, else
