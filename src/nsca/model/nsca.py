@@ -132,14 +132,24 @@ class NSCAModel(nn.Module):
             "policy_action": action,
         }
 
-    def losses(self, batch: dict[str, torch.Tensor], weights: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
-        """Per-term losses for the targets present in the batch, and their weighted "total"."""
+    def losses(
+        self,
+        batch: dict[str, torch.Tensor],
+        weights: dict[str, float] | None = None,
+        state_sample_weight: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Per-term scalar losses for the targets present in the batch and their weighted
+        "total"; also "state_per_sample" (B,), detached, for curiosity bookkeeping.
+        `state_sample_weight` (B,) reweights the samples of the state term."""
         weights = weights or {}
         out = self(batch)
         terms: dict[str, torch.Tensor] = {}
+        per_sample = None
         if "next_state" in batch:
             phys = self.world_model.physics
-            terms["state"] = ((out["next_state"] - batch["next_state"]) / phys.delta_std).pow(2).mean()
+            per_sample = ((out["next_state"] - batch["next_state"]) / phys.delta_std).pow(2).mean(-1)
+            w = state_sample_weight if state_sample_weight is not None else torch.ones_like(per_sample)
+            terms["state"] = (per_sample * w).mean()
             with torch.no_grad():
                 target = self.encode(batch, prefix="next_")
             terms["latent"] = F.mse_loss(out["next_z"], target)
@@ -156,4 +166,6 @@ class NSCAModel(nn.Module):
         if not terms:
             raise ValueError("the batch has no target (next_state, outcome, material, hardness, primitive)")
         terms["total"] = sum(weights.get(k, 1.0) * v for k, v in terms.items())
+        if per_sample is not None:
+            terms["state_per_sample"] = per_sample.detach()
         return terms

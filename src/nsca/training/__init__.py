@@ -1,0 +1,1 @@
+"""World-model training: typed config, data and batching, the loop, checkpoints, plots."""

@@ -1,0 +1,296 @@
+"""`train(cfg)`: the world-model training loop behind `nsca train`.
+
+A run folder `<run_dir>/<run_name>/` holds config.json (resolved), provenance.json (seed,
+versions, commit, device), metrics.jsonl + tb/ (every step), checkpoints/last.pt (every
+`checkpoint_every` steps, each epoch end and on Ctrl-C), summary.json and loss_curve.png.
+A resumed run reloads model, optimiser, scaler, RNG and curiosity state and continues at the
+batch it stopped at, so on CPU it reproduces an uninterrupted run bit for bit.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import math
+import resource
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nsca.errors import UsageError
+from nsca.model import NSCAModel
+from nsca.training import data as D
+from nsca.training.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from nsca.training.config import TrainConfig
+from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
+from nsca.utils.metrics import MetricsLogger
+from nsca.utils.provenance import provenance
+from nsca.utils.seeding import seed_everything
+
+NORM_SAMPLES = 1024
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device=cuda but no CUDA device is available; use --device cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("device=mps but MPS is not available; use --device cpu")
+    return torch.device(name)
+
+
+def run_path(cfg: TrainConfig) -> Path:
+    return Path(cfg.run_dir) / (cfg.run_name or f"{cfg.preset}-seed{cfg.seed}")
+
+
+def make_optimizer(model: NSCAModel, cfg: TrainConfig) -> torch.optim.Optimizer:
+    # No decay on norms, biases and the prior's rho: decay would pull prior_weight to softplus(0).
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    rest = [p for n, p in model.named_parameters() if p.ndim < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=cfg.lr
+    )
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    return cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
+
+
+class CuriosityWeights:
+    """Per-sample weights of the state loss from a curiosity reward per primitive.
+
+    weight = reward(primitive) / mean reward over measured primitives, clipped to [0.25, 4];
+    unmeasured primitives (and all, while every reward is 0) get 1.
+    """
+
+    def __init__(self, kind: str, n_sources: int, window: int) -> None:
+        from nsca.learning.curiosity import CURIOSITY
+
+        self.tracker = CURIOSITY[kind](n_sources, window=window)
+        self.n_sources = n_sources
+
+    def weights(self, primitive: torch.Tensor) -> torch.Tensor:
+        rewards = torch.tensor([self.tracker.reward(s) for s in range(self.n_sources)], dtype=torch.float64)
+        finite = rewards[torch.isfinite(rewards)]
+        mean = float(finite.mean()) if finite.numel() else 0.0
+        if mean <= 0:
+            per_source = torch.ones(self.n_sources, dtype=torch.float64)
+        else:
+            per_source = torch.where(torch.isfinite(rewards), (rewards / mean).clamp(0.25, 4.0), torch.ones_like(rewards))
+        return per_source.float()[primitive.long().cpu()]
+
+    def record(self, primitive: torch.Tensor, errors: torch.Tensor) -> None:
+        prim, err = primitive.long().cpu(), errors.float().cpu()
+        for s in prim.unique().tolist():
+            self.tracker.record(int(s), float(err[prim == s].mean()))
+
+
+def _ewc_penalty(cfg: TrainConfig, model: NSCAModel, train_set: Any, device: torch.device) -> Any:
+    if cfg.ewc_lambda <= 0:
+        return None
+    if importlib.util.find_spec("nsca.learning.ewc") is None:
+        raise UsageError("ewc_lambda > 0 needs nsca.learning.ewc, which this checkout does not have yet")
+    from nsca.training.continual import make_ewc
+
+    return make_ewc(cfg, model, train_set, device)
+
+
+def _trim_metrics(path: Path, step: int) -> None:
+    """Drop metric rows past the checkpoint a resumed run restarts from (they will be redone)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    atomic_write_text(path, "".join(line + "\n" for line in keep))
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss_kb / 1024 if sys.platform != "darwin" else rss_kb / 2**20
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def evaluate(model: NSCAModel, loader: Any, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    for batch in loader:
+        b = _to(batch, device)
+        terms = model.losses(b, cfg.loss_weights())
+        size = next(iter(b.values())).shape[0]
+        for k, v in terms.items():
+            if v.ndim == 0:
+                sums[k] = sums.get(k, 0.0) + float(v) * size
+        n += size
+    model.train()
+    return {f"val/{k}": v / n for k, v in sums.items()} if n else {}
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train the NSCA world model as `cfg` says; returns the run summary."""
+    out = run_path(cfg)
+    ensure_writable_dir(out)
+    ckpt_path = out / "checkpoints" / "last.pt"
+    if resume and not ckpt_path.is_file():
+        raise UsageError(f"nothing to resume: {ckpt_path} does not exist")
+    if not resume and (out / "config.json").exists():
+        raise UsageError(f"run folder {out} already exists; pass --resume to continue it or --run-name for a new run")
+
+    device = pick_device(cfg.device)
+    if cfg.wandb_project and importlib.util.find_spec("wandb") is None:
+        raise UsageError("wandb_project needs wandb: pip install 'nsca[tracking]' (WANDB_MODE=offline works without network)")
+    use_amp, use_compile = cfg.amp and device.type == "cuda", cfg.compile and device.type == "cuda"
+    if (cfg.amp or cfg.compile) and device.type != "cuda":
+        sys.stderr.write(f"note: amp/compile are GPU options; running without them on {device.type}\n")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+
+    D.ensure_babbling_data(cfg)
+    full = D.open_source(cfg)
+    train_idx, val_idx = D.split_indices(len(full), cfg)
+    train_set, val_set = D.subset(full, train_idx), D.subset(full, val_idx)
+    spe = D.steps_per_epoch(len(train_set), cfg.batch_size)
+    total_steps = cfg.epochs * spe if not cfg.max_steps else min(cfg.epochs * spe, cfg.max_steps)
+
+    model = NSCAModel(cfg.model_config())
+    optimizer = make_optimizer(model, cfg)
+    amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    n_prims = cfg.model_config().n_primitives
+    curiosity = CuriosityWeights(cfg.curiosity, n_prims, cfg.curiosity_window) if cfg.curiosity != "off" else None
+
+    step = 0
+    if resume:
+        ck = load_checkpoint(ckpt_path)
+        try:
+            model.load_state_dict(ck["model"])
+        except RuntimeError as exc:
+            raise UsageError(f"checkpoint {ckpt_path} does not fit this model config ({str(exc).splitlines()[0]})") from None
+        optimizer.load_state_dict(ck["optimizer"])
+        scaler.load_state_dict(ck["scaler"])
+        if curiosity is not None and ck.get("curiosity") is not None:
+            curiosity.tracker = ck["curiosity"]
+        step = int(ck["step"])
+        set_rng_state(ck["rng"])
+        _trim_metrics(out / "metrics.jsonl", step)
+    else:
+        norm_idx = list(range(min(NORM_SAMPLES, len(train_set))))
+        sample = D.collate([train_set[i] for i in norm_idx])
+        if "next_state" in sample:
+            model.set_normalization(sample["state"], sample["next_state"])
+        atomic_write_json(out / "config.json", {"train": asdict(cfg), "model": asdict(cfg.model_config())})
+    model.to(device)
+    ewc = _ewc_penalty(cfg, model, train_set, device)
+    atomic_write_json(
+        out / ("provenance.json" if not resume else f"provenance.resume-{step}.json"),
+        {**provenance(), "seed": cfg.seed, "device": str(device), "resumed_from_step": step,
+         "params": model.param_counts(), "train_items": len(train_set), "val_items": len(val_set)},
+    )
+    train_model = model
+    if use_compile:
+        train_model.compile()
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            ckpt_path, model=model.state_dict(), optimizer=optimizer.state_dict(), scaler=scaler.state_dict(),
+            step=step, epoch=step // spe, config=asdict(cfg),
+            curiosity=curiosity.tracker if curiosity is not None else None,
+        )
+
+    weights = cfg.loss_weights()
+    logger = MetricsLogger(out, tensorboard=True, wandb_project=cfg.wandb_project, config=asdict(cfg))
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
+    t_start, n_seen, last_val = time.perf_counter(), 0, {}
+    sps = 0.0
+    try:
+        model.train()
+        while step < total_steps:
+            epoch, start = divmod(step, spe)
+            for batch in D.epoch_loader(train_set, cfg, epoch, start):
+                t0 = time.perf_counter()
+                b = _to(batch, device)
+                sw = curiosity.weights(b["primitive"]).to(device) if curiosity is not None and "primitive" in b else None
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, cfg)
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                    terms = train_model.losses(b, weights, state_sample_weight=sw)
+                    loss = terms["total"]
+                    if ewc is not None:
+                        terms["ewc"] = ewc(model)
+                        loss = loss + cfg.ewc_lambda * terms["ewc"]
+                if not torch.isfinite(loss):
+                    raise RuntimeError(f"loss became {float(loss)} at step {step}; lower --lr or check the data")
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip else math.inf)
+                scaler.step(optimizer)
+                scaler.update()
+                if curiosity is not None and "state_per_sample" in terms and "primitive" in b:
+                    curiosity.record(b["primitive"], terms["state_per_sample"])
+                step += 1
+                size = b["state"].shape[0]
+                n_seen += size
+                dt = time.perf_counter() - t0
+                sps = size / dt if sps == 0.0 else 0.9 * sps + 0.1 * size / dt
+                if step % cfg.log_every == 0 or step == total_steps:
+                    logger.log(
+                        step,
+                        **{f"train/{k}": float(v.detach()) for k, v in terms.items() if v.ndim == 0},
+                        prior_weight=float(model.prior_weight), lr=lr_at(step - 1, cfg),
+                        grad_norm=float(grad_norm), samples_per_s=sps,
+                    )
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss):.4f}", w=f"{float(model.prior_weight):.3f}", sps=f"{sps:.0f}")
+                end_of_epoch = step % spe == 0
+                if end_of_epoch and len(val_set):
+                    last_val = evaluate(model, D.eval_loader(val_set, cfg), cfg, device)
+                    logger.log(step, **last_val)
+                if step % cfg.checkpoint_every == 0 or end_of_epoch or step == total_steps:
+                    checkpoint()
+                if step >= total_steps:
+                    break
+    except KeyboardInterrupt:
+        checkpoint()
+        bar.close()
+        logger.close()
+        sys.stderr.write(f"checkpoint saved at step {step} in {ckpt_path}\n")
+        raise
+    bar.close()
+    logger.close()
+    wall = time.perf_counter() - t_start
+    if not last_val and len(val_set):
+        last_val = evaluate(model, D.eval_loader(val_set, cfg), cfg, device)
+    summary = {
+        "run": str(out), "steps": step, "epochs": step / spe, "steps_per_epoch": spe,
+        "train_items": len(train_set), "val_items": len(val_set),
+        "prior_weight": float(model.prior_weight), "params": model.param_counts()["total"],
+        "wall_s_this_session": wall, "samples_per_s": n_seen / wall if wall > 0 else 0.0,
+        "peak_memory_mb": _peak_memory_mb(device), "device": str(device), **last_val,
+    }
+    atomic_write_json(out / "summary.json", summary)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    atomic_write_bytes(out / "model.pt", buf.getvalue())
+    from nsca.training.plots import plot_run
+
+    plot_run(out)
+    return summary
