@@ -97,7 +97,7 @@ def support(state: torch.Tensor, proposed: torch.Tensor, c: PhysicsConstants) ->
     penetration = torch.relu(c.rest_z_m - z_next)
     delta[..., OBJ_POS.start + 2 : OBJ_POS.start + 3] = penetration
     on_table = supported(proposed + delta, c)
-    delta[..., OBJ_VEL.start + 2 : OBJ_VEL.start + 3] = -torch.relu(-vz_next) * on_table
+    delta[..., OBJ_VEL.start + 2 : OBJ_VEL.start + 3] = torch.relu(-vz_next) * on_table
     return delta
 
 
