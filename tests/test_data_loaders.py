@@ -253,3 +253,19 @@ def test_unknown_and_missing_sources(tmp_path):
         get_source("audioset", root=tmp_path)
     with pytest.raises(UsageError, match="no babbling dataset found at"):
         get_source("babbling", root=tmp_path)
+
+
+def test_cache_command_builds_with_workers_and_counts_skips(tmp_path, make_hf_split, capsys):
+    from nsca.cli import main
+
+    make_hf_split(tmp_path, "kinetics400", "train", [0, 1, 0, 1, 1], ["a", "b"], corrupt={3})
+    args = ["data", "cache", "--source", "kinetics400", "--frames", str(T), "--workers", "2", "--root", str(tmp_path)]
+    assert main(args) == 2  # one line naming the clip, not a traceback
+    assert "kinetics400/train[3]" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="skipped bad clip"):
+        assert main([*args, "--on-error", "skip"]) == 0
+    assert "4 clips cached, 1 skipped" in capsys.readouterr().out
+    cached = get_source("kinetics400", root=tmp_path, num_frames=T, on_error="skip", cache=True)
+    plain = get_source("kinetics400", root=tmp_path, num_frames=T)
+    assert [cached[j]["index"] for j in range(4)] == [0, 1, 2, 4]
+    assert torch.equal(cached[3]["frames"], plain[4]["frames"])

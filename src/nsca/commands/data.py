@@ -1,4 +1,4 @@
-"""`nsca data download|list`: fetch SSv2 / Kinetics-400 / Greatest Hits / Physion into the data root."""
+"""`nsca data download|cache|list`: fetch SSv2 / Kinetics-400 / Greatest Hits / Physion into the data root."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from nsca.errors import UsageError
 
 NAME = "data"
-HELP = "download external datasets (kinetics400, ssv2, greatest-hits, physion) and show what is on disk"
+HELP = "download external datasets (kinetics400, ssv2, greatest-hits, physion), cache decoded clips, show what is on disk"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="read a dataset from another Hugging Face repo or a local clone of one, "
                          "e.g. kinetics400=me/k400 or ssv2=/mnt/datasets/ssv2-hf")
     dl.set_defaults(_data_run=_run_download)
+    ca = sub.add_parser("cache", help="decode a video source once into the decode cache (later epochs skip decoding)")
+    ca.add_argument("--source", required=True, choices=["ssv2", "kinetics400", "physion"], help="video source to cache")
+    ca.add_argument("--split", default="train", help="split to cache (default: train)")
+    ca.add_argument("--frames", type=int, default=16, help="T frames per clip (default: 16)")
+    ca.add_argument("--workers", type=int, default=0, help="decoding processes (default: 0 = this process)")
+    ca.add_argument("--on-error", default="raise", choices=["raise", "skip"],
+                    help="a clip that cannot be decoded stops the build (raise) or is skipped and counted (skip)")
+    ca.add_argument("--root", default=None, help="data root (default: $NSCA_DATA_ROOT, else ./data)")
+    ca.set_defaults(_data_run=_run_cache)
     ls = sub.add_parser("list", help="show each dataset's origin, licence and local state")
     ls.add_argument("--root", default=None, help="data root (default: $NSCA_DATA_ROOT, else ./data)")
     ls.set_defaults(_data_run=_run_list)
@@ -58,6 +67,21 @@ def _run_download(args: argparse.Namespace) -> int:
     print(f"done: {len(results) - len(failed)} of {len(results)} complete"
           + (f"; failed: {', '.join(failed)} (exit {code})" if failed else ""))
     return code
+
+
+def _run_cache(args: argparse.Namespace) -> int:
+    import time
+
+    from nsca.data.sources import get_source
+
+    if args.frames < 1 or args.workers < 0:
+        raise UsageError("--frames must be >= 1 and --workers >= 0")
+    t0 = time.perf_counter()
+    ds = get_source(args.source, root=args.root, split=args.split, cache=True, cache_workers=args.workers,
+                    cache_log=print, num_frames=args.frames, on_error=args.on_error)
+    print(f"{args.source} [{args.split}]: {len(ds)} clips cached, {len(ds.skipped)} skipped, "
+          f"{time.perf_counter() - t0:.1f} s, in {ds.dir}")
+    return 0
 
 
 def _run_list(args: argparse.Namespace) -> int:

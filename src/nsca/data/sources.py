@@ -64,8 +64,12 @@ class SourceDataset(torch.utils.data.Dataset):
         return getattr(self.inner, name)
 
 
-def get_source(name: str, root: str | Path | None = None, split: str = "train", cache: bool = False, **kw: Any) -> Any:
-    """The torch Dataset for source `name` (see the module docstring for item keys)."""
+def get_source(name: str, root: str | Path | None = None, split: str = "train", cache: bool = False,
+               cache_workers: int = 0, cache_log: Any = None, **kw: Any) -> Any:
+    """The torch Dataset for source `name` (see the module docstring for item keys).
+
+    Keyword arguments go to the source's loader (num_frames, size, on_error, window_s, layout, ...).
+    """
     if name not in SOURCES:
         raise UsageError(f"unknown data source {name!r}; choose from {', '.join(SOURCES)}")
     base = data_root(root)
@@ -94,7 +98,7 @@ def get_source(name: str, root: str | Path | None = None, split: str = "train", 
     if cache:
         from nsca.data.video import CachedClips
 
-        dataset = CachedClips(dataset, base / "cache" / name / split)
+        dataset = CachedClips(dataset, base / "cache" / name / split, workers=cache_workers, log=cache_log)
     return SourceDataset(dataset)
 
 

@@ -28,8 +28,10 @@ VIDEO_COLUMNS = ("video", "mp4", "video_path", "path", "file")
 LABEL_COLUMNS = ("label", "labels", "label_id")
 
 
-class ClipDecodeError(Exception):
-    """A clip that PyAV cannot decode (corrupt, truncated, no video stream). Names the clip."""
+class ClipDecodeError(UsageError):
+    """A clip that PyAV cannot decode (corrupt, truncated, no video stream). Names the clip.
+
+    A UsageError: bad input data, so the CLI reports it in one line."""
 
 
 def sample_indices(num_available: int, num_frames: int) -> np.ndarray:
@@ -295,25 +297,43 @@ class CachedClips:
 
     The cache lives in `cache_dir/<fingerprint>/` (fingerprint = clips on disk + T + size), is
     written shard by shard (a killed build resumes at the first unfinished shard), and records the
-    clips it skipped (on_error="skip") in manifest.json so the count is never lost.
+    clips it skipped (on_error="skip") in manifest.json so the count is never lost. `workers`
+    decode in parallel processes during the build.
     """
 
-    def __init__(self, dataset: Any, cache_dir: str | Path, shard_size: int = 256) -> None:
+    def __init__(self, dataset: Any, cache_dir: str | Path, shard_size: int = 256, workers: int = 0,
+                 log: Any = None) -> None:
         self.dataset = dataset
         self.dir = Path(cache_dir) / dataset.fingerprint()
-        self.shard_size = shard_size
+        self.shard_size, self.workers, self.log = shard_size, workers, log
         self.manifest_path = self.dir / "manifest.json"
         self.build()
         manifest = read_json(self.manifest_path) or {}
         self.skipped: dict[int, str] = {int(k): v for k, v in manifest.get("skipped", {}).items()}
-        self._frames = [np.load(self.dir / f"frames-{k:05d}.npy", mmap_mode="r") for k in range(self._num_shards())]
+        self._frames = [self._load(f"frames-{k:05d}.npy", mmap=True) for k in range(self._num_shards())]
         self._source_index = np.concatenate(
-            [np.load(self.dir / f"index-{k:05d}.npy") for k in range(self._num_shards())] or [np.zeros(0, np.int64)]
+            [self._load(f"index-{k:05d}.npy") for k in range(self._num_shards())] or [np.zeros(0, np.int64)]
         )
         self._offsets = np.cumsum([0] + [len(f) for f in self._frames])
 
     def _num_shards(self) -> int:
         return (len(self.dataset) + self.shard_size - 1) // self.shard_size
+
+    def _load(self, name: str, mmap: bool = False) -> np.ndarray:
+        try:
+            return np.load(self.dir / name, mmap_mode="r" if mmap else None)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"decode cache file {self.dir / name} is corrupt ({exc}); delete {self.dir} and rerun") from None
+
+    def _decoded(self, indices: range) -> Any:
+        """(index, clip or None, error) for each index, decoded here or in worker processes."""
+        if self.workers <= 0:
+            return (_try_decode(self.dataset, i) for i in indices)
+        import torch.utils.data
+
+        jobs = _DecodeJobs(self.dataset, indices)
+        loader = torch.utils.data.DataLoader(jobs, batch_size=None, num_workers=self.workers, collate_fn=_identity)
+        return iter(loader)
 
     def build(self) -> None:
         manifest = read_json(self.manifest_path) or {}
@@ -323,15 +343,15 @@ class CachedClips:
             if k in done and (self.dir / f"frames-{k:05d}.npy").is_file():
                 continue
             clips, kept = [], []
-            for i in range(k * self.shard_size, min(len(self.dataset), (k + 1) * self.shard_size)):
-                try:
-                    clips.append(self.dataset.decode(i))
+            for i, clip, error in self._decoded(range(k * self.shard_size, min(len(self.dataset), (k + 1) * self.shard_size))):
+                if clip is not None:
+                    clips.append(clip)
                     kept.append(i)
-                except ClipDecodeError as exc:
-                    if self.dataset.on_error == "raise":
-                        raise
-                    skipped[str(i)] = str(exc)
-                    warnings.warn(f"skipped bad clip {exc}", stacklevel=2)
+                    continue
+                if self.dataset.on_error == "raise":
+                    raise ClipDecodeError(error)
+                skipped[str(i)] = error
+                warnings.warn(f"skipped bad clip {error}", stacklevel=2)
             t, size = self.dataset.num_frames, self.dataset.size
             frames = np.stack(clips) if clips else np.zeros((0, t, size, size, 3), np.uint8)
             _atomic_save_npy(self.dir / f"frames-{k:05d}.npy", frames)
@@ -342,6 +362,8 @@ class CachedClips:
                 "num_frames": t, "size": size, "num_clips": len(self.dataset),
                 "shard_size": self.shard_size, "done_shards": sorted(done), "skipped": skipped,
             })
+            if self.log:
+                self.log(f"cache shard {k + 1}/{self._num_shards()} written ({len(kept)} clips, {len(skipped)} skipped so far)")
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
@@ -358,3 +380,27 @@ def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
     buf = io.BytesIO()
     np.save(buf, array)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _try_decode(dataset: Any, index: int) -> tuple[int, np.ndarray | None, str]:
+    try:
+        return index, dataset.decode(index), ""
+    except ClipDecodeError as exc:
+        return index, None, str(exc)
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+class _DecodeJobs:
+    """Map-style view for a DataLoader: item j = _try_decode(dataset, indices[j])."""
+
+    def __init__(self, dataset: Any, indices: range) -> None:
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, j: int) -> tuple[int, np.ndarray | None, str]:
+        return _try_decode(self.dataset, self.indices[j])
