@@ -68,6 +68,27 @@ def test_decode_clip_samples_uniformly_and_crops_to_64(tmp_path):
     assert prefix[:, 32, 32, 0].max() <= 48 + 6  # only frames 0..3 were eligible
 
 
+def test_webm_without_frame_count_is_sampled_uniformly(tmp_path):
+    """SSv2 ships VP9 webm, whose container states no frame count: the blind path must still be uniform."""
+    import av
+
+    path = tmp_path / "s.webm"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for i in range(24):
+            img = np.full((64, 96, 3), 40, np.uint8)
+            img[..., 0] = 10 * i
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].frames == 0
+    red = decode_clip(path, num_frames=4)[:, 32, 32, 0].astype(int)
+    assert np.all(np.abs(red - np.array([20, 80, 140, 200])) <= 12), red  # frames 2, 8, 14, 20
+
+
 def test_corrupt_clip_names_the_file(tmp_path):
     bad = tmp_path / "broken.mp4"
     good = write_mp4(tmp_path / "ok.mp4").read_bytes()

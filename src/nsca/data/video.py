@@ -73,10 +73,13 @@ def _decode_pass(
         wanted = sample_indices(header, num_frames) if trust_header and header > 0 else None
         wanted_set = set(wanted.tolist()) if wanted is not None else None
         kept: dict[int, np.ndarray] = {}
+        raw = []  # without a frame count (webm, a wrong header): keep decoded frames, convert the sampled ones
         count = 0
         for i, frame in enumerate(container.decode(stream)):
             count = i + 1
-            if wanted_set is None or i in wanted_set:
+            if wanted_set is None:
+                raw.append(frame)
+            elif i in wanted_set:
                 kept[i] = _to_square(frame, size)
             if first_frames is not None and count >= first_frames:
                 break
@@ -86,7 +89,7 @@ def _decode_pass(
         if count != header:
             return None
         return np.stack([kept[j] for j in wanted])
-    return np.stack([kept[j] for j in sample_indices(count, num_frames)])
+    return np.stack([_to_square(raw[j], size) for j in sample_indices(count, num_frames)])
 
 
 def decode_clip(
