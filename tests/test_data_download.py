@@ -18,6 +18,7 @@ import pytest
 
 from nsca.cli import main
 from nsca.data.sources import get_source
+from nsca.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -185,3 +186,70 @@ def test_hf_download_from_a_local_repo_subsets_shards_and_resumes(tmp_path):
     assert dl.exit_code(dl.download(["ssv2"], opts)) == 0
     assert [p.stat().st_mtime_ns for p in shards[:-1]] == stamps and shards[-1].is_dir()
     assert [get_source("ssv2", root=root, split="train", num_frames=2)[i]["label"] for i in range(5)] == labels[:5]
+
+
+def _tiny_webm(path: Path, level: int) -> None:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(4):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), level, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def test_import_official_ssv2_release(tmp_path, capsys):
+    import json
+
+    videos, ann = tmp_path / "20bn-something-something-v2", tmp_path / "labels"
+    videos.mkdir()
+    ann.mkdir()
+    (ann / "something-something-v2-labels.json").write_text(json.dumps(
+        {"Holding something": "0", "Pushing something from left to right": "1", "Putting something on a surface": "2"}))
+    train = [{"id": "101", "label": "pushing cup", "template": "Pushing [something] from left to right", "placeholders": ["cup"]},
+             {"id": "102", "label": "holding pen", "template": "Holding [something]", "placeholders": ["pen"]}]
+    val = [{"id": "201", "label": "putting book", "template": "Putting [something] on a surface", "placeholders": ["book"]}]
+    (ann / "something-something-v2-train.json").write_text(json.dumps(train))
+    (ann / "something-something-v2-validation.json").write_text(json.dumps(val))
+    for i, vid in enumerate(["101", "102", "201"]):
+        _tiny_webm(videos / f"{vid}.webm", 60 * i)
+    root = tmp_path / "root"
+    args = ["data", "import", "--dataset", "ssv2", "--videos", str(videos), "--annotations", str(ann), "--root", str(root)]
+    assert main(args) == 0
+    ds = get_source("ssv2", root=root, split="train", num_frames=2)
+    assert [(ds[i]["label"], ds[i]["label_name"]) for i in range(2)] == [(1, "Pushing something from left to right"),
+                                                                         (0, "Holding something")]
+    assert get_source("ssv2", root=root, split="val", num_frames=2)[0]["label_name"] == "Putting something on a surface"
+
+    (videos / "102.webm").unlink()  # a partial copy: error by default, skip-and-count on request
+    capsys.readouterr()
+    assert main(args) == 2 and "1 of 2 train videos are missing, first: " in capsys.readouterr().err
+    assert main([*args, "--on-missing", "skip"]) == 0
+    assert len(get_source("ssv2", root=root, split="train")) == 1
+    train[0]["template"] = "Juggling [something]"
+    (ann / "something-something-v2-train.json").write_text(json.dumps(train))
+    assert main(args) == 2 and "template 'Juggling something', not in something-something-v2-labels.json" in capsys.readouterr().err
+
+
+def test_import_cvdf_kinetics_copy(tmp_path):
+    from nsca.data.download import import_kinetics
+
+    videos, ann = tmp_path / "k400", tmp_path / "k400" / "annotations"
+    ann.mkdir(parents=True)
+    (ann / "train.csv").write_text("label,youtube_id,time_start,time_end,split\n"
+                                   "juggling balls,abc,10,20,train\nabseiling,def,0,10,train\n")
+    (ann / "val.csv").write_text("label,youtube_id,time_start,time_end,split\nabseiling,ghi,5,15,val\n")
+    for split, stem in (("train", "abc_000010_000020"), ("train", "def_000000_000010"), ("val", "ghi_000005_000015")):
+        (videos / split).mkdir(exist_ok=True)
+        (videos / split / f"{stem}.mp4").write_bytes(_tiny_mp4())
+    root = tmp_path / "root"
+    assert import_kinetics(videos, ann, root) == {"train": 2, "validation": 1}
+    ds = get_source("kinetics400", root=root, split="train", num_frames=2)
+    assert [ds[i]["label_name"] for i in range(2)] == ["juggling balls", "abseiling"] and ds[0]["label"] == 1
+    (ann / "val.csv").write_text("label,youtube_id,time_start,time_end,split\nknitting,ghi,5,15,val\n")
+    with pytest.raises(UsageError, match="val.csv: class 'knitting' of ghi is not among the train classes"):
+        import_kinetics(videos, ann, root)

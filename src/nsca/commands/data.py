@@ -1,4 +1,4 @@
-"""`nsca data download|cache|list`: fetch SSv2 / Kinetics-400 / Greatest Hits / Physion into the data root."""
+"""`nsca data download|import|cache|list`: fetch SSv2 / Kinetics-400 / Greatest Hits / Physion into the data root."""
 
 from __future__ import annotations
 
@@ -38,6 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="a clip that cannot be decoded stops the build (raise) or is skipped and counted (skip)")
     ca.add_argument("--root", default=None, help="data root (default: $NSCA_DATA_ROOT, else ./data)")
     ca.set_defaults(_data_run=_run_cache)
+    im = sub.add_parser("import", help="index a local official copy (SSv2 webm + JSON, Kinetics mp4 + CSV) for the loaders")
+    im.add_argument("--dataset", required=True, choices=["ssv2", "kinetics400"])
+    im.add_argument("--videos", required=True,
+                    help="SSv2: the folder of <id>.webm; Kinetics: the folder holding train/ and val/ of <youtube_id>_<start>_<end>.mp4")
+    im.add_argument("--annotations", required=True,
+                    help="SSv2: folder of something-something-v2-{labels,train,validation}.json; Kinetics: folder of train.csv, val.csv")
+    im.add_argument("--subset", type=float, default=1.0, help="fraction of each split's annotation list to index (default: 1.0)")
+    im.add_argument("--on-missing", default="raise", choices=["raise", "skip"],
+                    help="an annotated video missing on disk stops the import (raise) or is left out and counted (skip)")
+    im.add_argument("--root", default=None, help="data root (default: $NSCA_DATA_ROOT, else ./data)")
+    im.set_defaults(_data_run=_run_import)
     ls = sub.add_parser("list", help="show each dataset's origin, licence and local state")
     ls.add_argument("--root", default=None, help="data root (default: $NSCA_DATA_ROOT, else ./data)")
     ls.set_defaults(_data_run=_run_list)
@@ -81,6 +92,24 @@ def _run_cache(args: argparse.Namespace) -> int:
                     cache_log=print, num_frames=args.frames, on_error=args.on_error)
     print(f"{args.source} [{args.split}]: {len(ds)} clips cached, {len(ds.skipped)} skipped, "
           f"{time.perf_counter() - t0:.1f} s, in {ds.dir}")
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nsca.data import download as dl
+
+    if not 0 < args.subset <= 1:
+        raise UsageError(f"--subset must be in (0, 1], got {args.subset}")
+    for flag, path in (("--videos", args.videos), ("--annotations", args.annotations)):
+        if not Path(path).is_dir():
+            raise UsageError(f"{flag} {path}: no such folder")
+    fn = dl.import_ssv2 if args.dataset == "ssv2" else dl.import_kinetics
+    root = dl.data_root(args.root)
+    counts = fn(Path(args.videos), Path(args.annotations), root, subset=args.subset, on_missing=args.on_missing)
+    for split, n in counts.items():
+        print(f"{args.dataset} [{split}]: {n} videos indexed in {root / args.dataset / split}")
     return 0
 
 

@@ -403,3 +403,94 @@ def status(root: Path) -> list[tuple[str, str]]:
         else:
             rows.append((name, "not downloaded"))
     return rows
+
+
+# ---------------------------------------------------------------- importing official copies
+# The canonical sources are not Hugging Face: SSv2 comes from Qualcomm as webm files plus JSON
+# annotations, Kinetics-400 from the CVDF mirror as mp4 files plus CSV annotations. These turn a
+# local copy into the same on-disk dataset the loaders read (paths, not copies of the videos).
+
+SSV2_FILES = {"train": "something-something-v2-train.json", "validation": "something-something-v2-validation.json"}
+KINETICS_FILES = {"train": (("train.csv",), "train"), "validation": (("val.csv", "validate.csv"), "val")}
+
+
+def import_ssv2(videos: Path, annotations: Path, root: Path, subset: float = 1.0, on_missing: str = "raise") -> dict[str, int]:
+    """Index the official SSv2 release (`<id>.webm` + the three JSON files) into `<root>/ssv2/<split>/`."""
+    import json
+
+    labels_file = annotations / "something-something-v2-labels.json"
+    try:
+        template_ids = {k: int(v) for k, v in json.loads(labels_file.read_text()).items()}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{labels_file}: cannot read the SSv2 label list ({type(exc).__name__})") from None
+    names = [t for t, _ in sorted(template_ids.items(), key=lambda kv: kv[1])]
+    out = {}
+    for split, fname in SSV2_FILES.items():
+        path = annotations / fname
+        try:
+            entries = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: cannot read SSv2 annotations ({type(exc).__name__})") from None
+        rows = []
+        for e in entries[: max(1, math.ceil(subset * len(entries)))]:
+            template = str(e.get("template", "")).replace("[", "").replace("]", "")
+            if template not in template_ids:
+                raise UsageError(f"{path}: video {e.get('id')} has template {template!r}, not in {labels_file.name}")
+            rows.append((str(videos / f"{e['id']}.webm"), template_ids[template], str(e["id"])))
+        out[split] = _save_index(root / "ssv2", split, rows, names, on_missing)
+    atomic_write_json(root / "ssv2" / "labels.json", names)
+    return out
+
+
+def import_kinetics(videos: Path, annotations: Path, root: Path, subset: float = 1.0, on_missing: str = "raise") -> dict[str, int]:
+    """Index a CVDF-style Kinetics-400 copy (`<split>/<youtube_id>_<start>_<end>.mp4` + annotation
+    CSVs with label,youtube_id,time_start,time_end) into `<root>/kinetics400/<split>/`."""
+    import csv
+
+    tables = {}
+    for split, (candidates, _) in KINETICS_FILES.items():
+        path = next((annotations / c for c in candidates if (annotations / c).is_file()), None)
+        if path is None:
+            raise UsageError(f"no Kinetics annotation CSV in {annotations} (looked for {', '.join(candidates)})")
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            need = {"label", "youtube_id", "time_start", "time_end"}
+            if not need <= set(reader.fieldnames or []):
+                raise UsageError(f"{path}: expected columns {', '.join(sorted(need))}, got {reader.fieldnames}")
+            tables[split] = (path, list(reader))
+    names = sorted({r["label"] for r in tables["train"][1]})
+    index = {n: i for i, n in enumerate(names)}
+    out = {}
+    for split, (path, table) in tables.items():
+        folder = videos / KINETICS_FILES[split][1]
+        rows = []
+        for r in table[: max(1, math.ceil(subset * len(table)))]:
+            if r["label"] not in index:
+                raise UsageError(f"{path}: class {r['label']!r} of {r['youtube_id']} is not among the train classes")
+            stem = f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}"
+            rows.append((str(folder / f"{stem}.mp4"), index[r["label"]], stem))
+        out[split] = _save_index(root / "kinetics400", split, rows, names, on_missing)
+    atomic_write_json(root / "kinetics400" / "labels.json", names)
+    return out
+
+
+def _save_index(folder: Path, split: str, rows: list[tuple[str, int, str]], names: list[str], on_missing: str) -> int:
+    import datasets
+
+    missing = [p for p, _, _ in rows if not Path(p).is_file()]
+    if missing and (on_missing == "raise" or len(missing) == len(rows)):
+        raise UsageError(f"{len(missing)} of {len(rows)} {split} videos are missing, first: {missing[0]}"
+                         + ("; pass --on-missing skip to index the rest" if len(missing) < len(rows) else ""))
+    gone = set(missing)
+    kept = [r for r in rows if r[0] not in gone]
+    features = datasets.Features({"video": datasets.Value("string"), "label": datasets.ClassLabel(names=names),
+                                  "id": datasets.Value("string")})
+    table = {"video": [r[0] for r in kept], "label": [r[1] for r in kept], "id": [r[2] for r in kept]}
+    final, tmp = folder / split, folder / f".{split}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    datasets.Dataset.from_dict(table, features=features).save_to_disk(str(tmp))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    atomic_write_json(folder / f"import-{split}.json", {"videos": len(kept), "missing": len(missing),
+                                                         "first_missing": missing[:5]})
+    return len(kept)
