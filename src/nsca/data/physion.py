@@ -86,7 +86,7 @@ class PhysionOCP:
         self.layout, self.num_frames, self.size = layout, num_frames, size
         self.observed_frames, self.on_error = observed_frames, on_error
         self.label_names = list(LABEL_NAMES)
-        self.skipped: dict[int, str] = {}
+        self.skipped: dict[int | str, str] = {}  # item index (bad clip) or file path (bad trial at load time)
         wanted = {s.lower() for s in scenarios} if scenarios else None
         if wanted and not wanted <= set(SCENARIOS):
             bad = sorted(wanted - set(SCENARIOS))[0]
@@ -121,7 +121,7 @@ class PhysionOCP:
                 except UsageError as exc:
                     if on_error == "raise":
                         raise
-                    self.skipped[-len(self.skipped) - 1] = str(exc)
+                    self.skipped[str(h5)] = str(exc)
                     warnings.warn(f"skipped trial {exc}", stacklevel=2)
                     continue
                 self.files.append(h5)
