@@ -290,3 +290,15 @@ def test_cache_command_builds_with_workers_and_counts_skips(tmp_path, make_hf_sp
     plain = get_source("kinetics400", root=tmp_path, num_frames=T)
     assert [cached[j]["index"] for j in range(4)] == [0, 1, 2, 4]
     assert torch.equal(cached[3]["frames"], plain[4]["frames"])
+
+
+def test_greatest_hits_frames_come_from_the_hit_window(tmp_path):
+    folder = _greatest_hits(tmp_path, [(1.0, "ceramic", "hit")])
+    kw = dict(split="all", frames=True, num_frames=2, window_s=0.4, pre_s=0.1)
+    with pytest.raises(UsageError, match="_times.txt: no video beside it"):
+        get_source("greatest-hits", root=tmp_path, **kw)
+    write_mp4(folder / "2015-02-16-16-49-06_denoised.mp4", n_frames=20)  # 10 fps: frame i at i/10 s, red 16*i
+    item = get_source("greatest-hits", root=tmp_path, **kw)[0]
+    assert item["frames"].shape == (2, 3, 64, 64) and item["audio"].shape == (6400,)
+    # window [0.9, 1.3) s holds frames 9..12; two uniform samples are frames 10 and 12
+    assert np.allclose(item["frames"][:, 0, 32, 32].numpy() * 255, [160, 192], atol=6)

@@ -2,9 +2,9 @@
 
 Layout read (the dataset's own, `vis-data/` after unpacking): per recording `<stem>_times.txt`
 (one hit per line: `time_s material action reaction`), the recording's audio `<stem>_denoised.wav`
-(else `<stem>_mic.wav`, else `<stem>.wav`), and its video `<stem>_denoised.mp4` (unused here).
-Audio is read with soundfile (only the window around each hit), mixed to mono and resampled to
-16 kHz. Splits are by recording (stable hash of the stem), so hits of one recording never land in
+(else `<stem>_mic.wav`, else `<stem>.wav`), and its video `<stem>_denoised.mp4` (else
+`<stem>.mp4`; read only with frames=True). Audio is read with soundfile (only the window around
+each hit), mixed to mono and resampled to 16 kHz; frames come from the same time window. Splits are by recording (stable hash of the stem), so hits of one recording never land in
 both train and test.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nsca.data.video import decode_window, to_model_frames
 from nsca.errors import UsageError
 
 SAMPLE_RATE_HZ = 16_000
@@ -28,6 +29,7 @@ MATERIALS = (
 )
 ACTIONS = ("None", "hit", "scratch")
 AUDIO_SUFFIXES = ("_denoised.wav", "_mic.wav", ".wav")
+VIDEO_SUFFIXES = ("_denoised.mp4", ".mp4")
 SPLIT_SHARES = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0), "all": (0.0, 1.0)}
 
 
@@ -35,6 +37,7 @@ SPLIT_SHARES = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0), "all
 class Hit:
     recording: str
     audio_path: Path
+    video_path: Path | None
     time_s: float
     material: str
     action: str
@@ -69,9 +72,9 @@ def _split_of(stem: str) -> float:
     return int(hashlib.sha1(stem.encode()).hexdigest()[:8], 16) / 0x1_0000_0000
 
 
-def _audio_for(times_file: Path) -> Path | None:
+def _beside(times_file: Path, suffixes: tuple[str, ...]) -> Path | None:
     stem = times_file.name[: -len("_times.txt")]
-    for suffix in AUDIO_SUFFIXES:
+    for suffix in suffixes:
         candidate = times_file.with_name(stem + suffix)
         if candidate.is_file():
             return candidate
@@ -79,7 +82,8 @@ def _audio_for(times_file: Path) -> Path | None:
 
 
 class GreatestHitsDataset:
-    """Hits -> {"audio" (N,) float32 16 kHz, "label" (material id), "label_name", "action", "time_s"}.
+    """Hits -> {"audio" (N,) float32 16 kHz, "label" (material id), "label_name", "action", "time_s"}
+    (+ "frames" (num_frames, 3, size, size) from the same window when frames=True).
 
     window_s is centred `pre_s` before the hit. skip_unlabelled drops hits whose material is
     "None". A wav that soundfile cannot read, or a hit past the end of its wav (labels that do not
@@ -95,6 +99,9 @@ class GreatestHitsDataset:
         pre_s: float = 0.1,
         skip_unlabelled: bool = True,
         on_error: str = "raise",
+        frames: bool = False,
+        num_frames: int = 8,
+        size: int = 64,
     ) -> None:
         if split not in SPLIT_SHARES:
             raise UsageError(f"split={split!r} is not allowed; choose from {', '.join(SPLIT_SHARES)}")
@@ -104,6 +111,7 @@ class GreatestHitsDataset:
         if not self.path.is_dir():
             raise UsageError(f"no Greatest Hits data at {self.path}; run `nsca data download --datasets greatest-hits`")
         self.window_s, self.pre_s, self.on_error = window_s, pre_s, on_error
+        self.frames, self.num_frames, self.size = frames, num_frames, size
         self.label_names = list(MATERIALS)
         self.skipped: dict[int, str] = {}
         self._info: dict[Path, object] = {}  # soundfile header per wav, read once
@@ -117,7 +125,11 @@ class GreatestHitsDataset:
             stem = tf.name[: -len("_times.txt")]
             if not lo <= _split_of(stem) < hi:
                 continue
-            audio = _audio_for(tf)
+            audio = _beside(tf, AUDIO_SUFFIXES)
+            video = _beside(tf, VIDEO_SUFFIXES) if frames else None
+            if frames and video is None:
+                raise UsageError(f"{tf}: no video beside it (looked for {', '.join(stem + s for s in VIDEO_SUFFIXES)}); "
+                                 "use frames=False for audio only")
             if audio is None:
                 if on_error == "raise":
                     raise UsageError(f"{tf}: no audio beside it (looked for {', '.join(stem + s for s in AUDIO_SUFFIXES)})")
@@ -126,7 +138,7 @@ class GreatestHitsDataset:
             for t, material, action, reaction in parse_times_file(tf):
                 if skip_unlabelled and material == "None":
                     continue
-                self.hits.append(Hit(stem, audio, t, material, action, reaction))
+                self.hits.append(Hit(stem, audio, video, t, material, action, reaction))
         if self.missing_audio:
             warnings.warn(f"{len(self.missing_audio)} recordings without audio skipped, first: {self.missing_audio[0]}")
         self.labels = np.asarray([MATERIALS.index(h.material) for h in self.hits], dtype=np.int64)
@@ -181,7 +193,7 @@ class GreatestHitsDataset:
                     warnings.warn(f"skipped hit {i}: {exc} ({len(self.skipped)} skipped so far)", stacklevel=2)
                 continue
             hit = self.hits[i]
-            return {
+            item = {
                 "audio": torch.from_numpy(audio),
                 "label": int(self.labels[i]),
                 "label_name": hit.material,
@@ -189,4 +201,15 @@ class GreatestHitsDataset:
                 "time_s": hit.time_s,
                 "index": i,
             }
+            if self.frames:
+                try:
+                    start = max(0.0, hit.time_s - self.pre_s)
+                    clip = decode_window(hit.video_path, start, start + self.window_s, self.num_frames, self.size)
+                except UsageError as exc:  # ClipDecodeError included
+                    if self.on_error == "raise":
+                        raise
+                    self.skipped.setdefault(i, str(exc))
+                    continue
+                item["frames"] = to_model_frames(clip)
+            return item
         raise UsageError(f"{self.path}: every hit in this split failed to load")

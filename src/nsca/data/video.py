@@ -118,6 +118,38 @@ def decode_clip(
     return clip
 
 
+def decode_window(
+    source: str | Path, start_s: float, end_s: float, num_frames: int = 8, size: int = 64, name: str | None = None
+) -> np.ndarray:
+    """uint8 (num_frames, size, size, 3): frames whose time lies in [start_s, end_s), sampled uniformly.
+
+    Seeks to the keyframe before start_s, so a window deep into a long recording is cheap."""
+    import av
+
+    label = name or str(source)
+    frames = []
+    try:
+        with av.open(str(source), mode="r") as container:
+            if not container.streams.video:
+                raise ClipDecodeError(f"{label}: no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if start_s > 0 and stream.time_base:
+                container.seek(int(start_s / stream.time_base) + (stream.start_time or 0), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                t = frame.time
+                if t is None or t < start_s - 1e-6:
+                    continue
+                if t >= end_s:
+                    break
+                frames.append(frame)
+    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
+        raise ClipDecodeError(f"{label}: cannot decode video ({type(exc).__name__}: {exc})") from None
+    if not frames:
+        raise ClipDecodeError(f"{label}: no video frames between {start_s:.3f} s and {end_s:.3f} s")
+    return np.stack([_to_square(frames[j], size) for j in sample_indices(len(frames), num_frames)])
+
+
 def to_model_frames(clip_uint8: np.ndarray) -> "Any":
     """uint8 (T,H,W,3) -> float32 torch tensor (T,3,H,W) in [0,1]."""
     import torch
