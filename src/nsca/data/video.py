@@ -269,28 +269,27 @@ class VideoClipDataset:
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def clip_name(self, index: int) -> str:
+    def _source(self, index: int) -> tuple[str | bytes, str]:
+        """(mp4 bytes or file path, a name for messages) of clip `index`, reading its row once."""
         cell = self.dataset[index][self.video_column]
-        if isinstance(cell, dict) and cell.get("path"):
-            return f"{self.path}[{index}] ({cell['path']})"
-        return f"{self.path}[{index}]"
-
-    def _source(self, index: int) -> str | bytes:
-        cell = self.dataset[index][self.video_column]
+        name = f"{self.path}[{index}]"
         if isinstance(cell, dict):
+            if cell.get("path"):
+                name += f" ({cell['path']})"
             if cell.get("bytes"):
-                return cell["bytes"]
+                return cell["bytes"], name
             cell = cell.get("path")
-        if isinstance(cell, bytes):
-            return cell
+        if isinstance(cell, bytes) and cell:
+            return cell, name
         if isinstance(cell, str) and cell:
             p = Path(cell)
-            return str(p if p.is_absolute() else self.path / p)
-        raise ClipDecodeError(f"{self.path}[{index}]: empty video cell")
+            return str(p if p.is_absolute() else self.path / p), f"{name} ({cell})"
+        raise ClipDecodeError(f"{name}: empty video cell")
 
     def decode(self, index: int) -> np.ndarray:
         """uint8 (T, size, size, 3) for clip `index`; ClipDecodeError if it cannot be decoded."""
-        return decode_clip(self._source(index), self.num_frames, self.size, name=self.clip_name(index))
+        source, name = self._source(index)
+        return decode_clip(source, self.num_frames, self.size, name=name)
 
     def item_from_clip(self, index: int, clip: np.ndarray) -> dict:
         label = int(self.labels[index])
