@@ -208,7 +208,9 @@ class GreatestHitsDataset:
                 except UsageError as exc:  # ClipDecodeError included
                     if self.on_error == "raise":
                         raise
-                    self.skipped.setdefault(i, str(exc))
+                    if i not in self.skipped:
+                        self.skipped[i] = str(exc)
+                        warnings.warn(f"skipped hit {i}: {exc} ({len(self.skipped)} skipped so far)", stacklevel=2)
                     continue
                 item["frames"] = to_model_frames(clip)
             return item
