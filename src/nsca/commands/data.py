@@ -7,7 +7,7 @@ import argparse
 from nsca.errors import UsageError
 
 NAME = "data"
-HELP = "download external datasets (kinetics400, ssv2, greatest-hits, physion), cache decoded clips, show what is on disk"
+HELP = "download or import external datasets (kinetics400, ssv2, greatest-hits, physion), cache decoded clips, list them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
