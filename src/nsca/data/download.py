@@ -27,6 +27,7 @@ from typing import Callable
 
 from nsca.errors import UsageError
 from nsca.utils.io import atomic_write_json, read_json
+from nsca.utils.provenance import provenance
 
 DEFAULT_TIMEOUT_S = 10.0
 HF_SHARD_CLIPS = 64
@@ -252,7 +253,8 @@ def _download_hf(spec: DatasetSpec, opts: Options) -> Result:
             raise
         except Exception as exc:  # noqa: BLE001 - any hub/library failure becomes this dataset's one line
             raise _Failed(f"{hub_id} [{split}]: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-    atomic_write_json(folder / "download.json", {"hub_id": hub_id, "subset": opts.subset, "complete": True, "clips": total_kept})
+    atomic_write_json(folder / "download.json", {"hub_id": hub_id, "subset": opts.subset, "max_clips": opts.max_clips,
+                                                 "complete": True, "clips": total_kept, "provenance": provenance()})
     return Result(spec.name, True, f"{total_kept} clips in {folder}")
 
 
@@ -334,14 +336,16 @@ def _download_files(spec: DatasetSpec, opts: Options) -> Result:
             continue
         _fetch(_url_for(spec, url, filename, opts.mirror), dest, opts.timeout_s)
         done_files.add(filename)
-        atomic_write_json(folder / "download.json", {"files": sorted(done_files), "extracted": state.get("extracted", [])})
+        atomic_write_json(folder / "download.json", {"files": sorted(done_files), "extracted": state.get("extracted", []),
+                                                     "sources": [u for u, _ in spec.files], "provenance": provenance()})
     extracted = set(state.get("extracted", []))
     for _, filename in spec.files:
         if filename in extracted or not filename.endswith((".zip", ".tar.gz", ".tgz")):
             continue
         _extract(folder / filename, folder)
         extracted.add(filename)
-        atomic_write_json(folder / "download.json", {"files": sorted(done_files), "extracted": sorted(extracted)})
+        atomic_write_json(folder / "download.json", {"files": sorted(done_files), "extracted": sorted(extracted),
+                                                     "sources": [u for u, _ in spec.files], "provenance": provenance()})
     note = "" if opts.subset >= 1 else " (--subset does not apply: the source ships whole archives)"
     return Result(spec.name, True, f"{len(spec.files)} file(s) in {folder}{note}")
 
@@ -491,6 +495,6 @@ def _save_index(folder: Path, split: str, rows: list[tuple[str, int, str]], name
     datasets.Dataset.from_dict(table, features=features).save_to_disk(str(tmp))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    atomic_write_json(folder / f"import-{split}.json", {"videos": len(kept), "missing": len(missing),
+    atomic_write_json(folder / f"import-{split}.json", {"videos": len(kept), "missing": len(missing), "provenance": provenance(),
                                                          "first_missing": missing[:5]})
     return len(kept)
