@@ -13,6 +13,15 @@ from nsca.training.data import collate
 from nsca.training.synthetic import SyntheticInteractions
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The tiny model gains nothing from more threads; on a loaded machine they cost a lot."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def batch() -> dict[str, torch.Tensor]:
     ds = SyntheticInteractions(16, seed=3)

@@ -29,7 +29,7 @@ class ModelConfig:
     prior_hidden: int = field(256, "hidden width of the AdaptivePhysicsPrior residual")
     prior_context_dim: int = field(64, "size of the latent summary that conditions the physics head")
     n_outcomes: int = field(10, "affordance outcome classes")
-    n_materials: int = field(8, "material classes")
+    n_materials: int = field(9, "material classes (the babbling catalogue has 9)")
     n_primitives: int = field(len(PRIMITIVES), "affordance primitives the policy chooses from")
     action_dim: int = field(4, "low-level action (hand dx, dy, dz, gripper effort)")
     proprio_dim: int = field(7, "proprioception: hand position, velocity, gripper opening")

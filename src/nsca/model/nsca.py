@@ -20,6 +20,7 @@ from nsca.model.encoders import AudioEncoder, VectorEncoder, VisionEncoder
 from nsca.model.fusion import Fusion
 from nsca.model.heads import MaterialHead, OutcomeHead, PolicyHead
 from nsca.model.world_model import WorldModel
+from nsca.priors.innate import PhysicsConstants
 from nsca.priors.state import GRIPPER, HAND_POS, HAND_VEL
 
 LOSS_NAMES = ("state", "latent", "outcome", "material", "hardness", "policy")
@@ -30,7 +31,9 @@ def proprio_from_state(state: torch.Tensor) -> torch.Tensor:
 
 
 class NSCAModel(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, constants: PhysicsConstants | None = None) -> None:
+        """`constants`: the innate laws' scene constants (time step per transition, action
+        scale...) of the data the model learns from; Meta-World's by default."""
         super().__init__()
         cfg.validate()
         self.cfg = cfg
@@ -49,7 +52,7 @@ class NSCAModel(nn.Module):
         self.action_embed_dim = cfg.action_dim + cfg.n_primitives
         self.world_model = WorldModel(
             d, self.action_embed_dim, cfg.action_dim, cfg.dynamics_hidden, cfg.dynamics_depth,
-            cfg.prior, cfg.prior_hidden, cfg.prior_context_dim,
+            cfg.prior, cfg.prior_hidden, cfg.prior_context_dim, constants,
         )
         self.outcome_head = OutcomeHead(d, self.action_embed_dim, cfg.n_outcomes, cfg.mlp_hidden)
         self.material_head = MaterialHead(d, cfg.n_materials, cfg.mlp_hidden)

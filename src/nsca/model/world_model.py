@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nsca.priors.adaptive import AdaptivePhysicsPrior
+from nsca.priors.innate import PhysicsConstants
 from nsca.priors.state import STATE_DIM
 
 
@@ -27,6 +28,7 @@ class WorldModel(nn.Module):
         prior: float | None,
         prior_hidden: int,
         prior_context_dim: int,
+        constants: PhysicsConstants | None = None,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -40,6 +42,7 @@ class WorldModel(nn.Module):
         self.physics = AdaptivePhysicsPrior(
             prior=prior, state_dim=STATE_DIM, action_dim=action_dim,
             context_dim=prior_context_dim, hidden=prior_hidden, depth=2,
+            constants=constants or PhysicsConstants(),
         )
 
     @property

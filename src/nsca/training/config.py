@@ -78,8 +78,9 @@ class TrainConfig:
     def prior_value(self) -> float | None:
         return None if self.prior in (None, "none") else float(self.prior)
 
-    def model_config(self) -> ModelConfig:
-        return preset(self.preset, modalities=tuple(self.modalities), prior=self.prior_value)
+    def model_config(self, **from_data: int) -> ModelConfig:
+        """The preset with this run's modalities and prior; `from_data`: label counts of the data."""
+        return preset(self.preset, modalities=tuple(self.modalities), prior=self.prior_value, **from_data)
 
     def loss_weights(self) -> dict[str, float]:
         return {k: getattr(self, f"w_{k}") for k in ("state", "latent", "outcome", "material", "hardness", "policy")}
@@ -96,5 +97,6 @@ DEBUG: dict = {
     "warmup_steps": 10,
     "checkpoint_every": 10,
     "device": "cpu",
+    "threads": 1,
     "run_name": "debug",
 }

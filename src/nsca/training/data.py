@@ -36,12 +36,20 @@ def _synthetic(cfg: TrainConfig) -> Dataset:
     return SyntheticInteractions(cfg.synthetic_size, seed=cfg.seed, frame_stack=cfg.model_config().frame_stack, with_media=media)
 
 
-def split_indices(n: int, cfg: TrainConfig) -> tuple[list[int], list[int]]:
-    """Seeded train/val split, then the training share cut to `data_fraction`."""
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).tolist()
-    n_val = int(round(n * cfg.val_fraction))
-    val, train = perm[:n_val], perm[n_val:]
-    train = train[: max(1, int(len(train) * cfg.data_fraction))]
+def split_indices(n: int, cfg: TrainConfig, groups: list[int] | None = None) -> tuple[list[int], list[int]]:
+    """Seeded train/val split by group (episode; each item its own group by default), then
+    the training share cut to `data_fraction` of the groups."""
+    groups = list(range(n)) if groups is None else groups
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    keys = sorted(members)
+    order = [keys[j] for j in torch.randperm(len(keys), generator=torch.Generator().manual_seed(cfg.seed)).tolist()]
+    n_val = int(round(len(order) * cfg.val_fraction))
+    val_groups, train_groups = order[:n_val], order[n_val:]
+    train_groups = train_groups[: max(1, int(len(train_groups) * cfg.data_fraction))]
+    val = [i for g in val_groups for i in members[g]]
+    train = [i for g in train_groups for i in members[g]]
     if not train:
         raise UsageError(f"the data set has {n} items: too few for val_fraction={cfg.val_fraction}")
     return train, val
@@ -101,11 +109,53 @@ def subset(dataset: Dataset, indices: list[int]) -> Dataset:
 
 
 def ensure_babbling_data(cfg: TrainConfig) -> None:
-    """With --babbling-steps N, generate babbling data first until the dataset holds N steps."""
+    """With --babbling-steps N, generate babbling data first (nsca.babbling.run) when the
+    dataset folder holds none; an existing dataset with fewer interactions is an error."""
     if cfg.babbling_steps <= 0 or cfg.data_source != "babbling":
         return
-    import importlib.util
+    import sys
 
-    if importlib.util.find_spec("nsca.data.store") is None:
-        raise UsageError("--babbling-steps needs the babbling dataset store (nsca.data.store), not in this checkout yet")
-    raise UsageError("--babbling-steps: the babbling generator API is not wired in yet")
+    from nsca.babbling.run import BabbleConfig, run_babble
+    from nsca.data.download import data_root
+    from nsca.utils.io import read_json
+
+    out = data_root(cfg.data_root) / "babbling"
+    existing = read_json(out / "config.json")
+    summary = read_json(out / "summary.json")
+    if existing is not None and summary is not None:
+        if existing.get("steps", 0) < cfg.babbling_steps:
+            raise UsageError(
+                f"{out} holds {existing.get('steps')} babbling interactions, fewer than babbling_steps="
+                f"{cfg.babbling_steps}; delete it or point data_root elsewhere to generate more"
+            )
+        return
+    sys.stderr.write(f"generating {cfg.babbling_steps} babbling interactions in {out} first\n")
+    run_babble(BabbleConfig(
+        steps=cfg.babbling_steps, out=str(out), render="vision" in cfg.modalities,
+        audio="audio" in cfg.modalities, progress=cfg.progress,
+    ))
+
+
+def dataset_facts(dataset: Dataset) -> dict[str, Any]:
+    """What the model must match in a data set: label counts, the physics prior's constants
+    (a babbling transition spans `record_every` control steps), and episode groups for the
+    train/val split (transitions of one interaction never straddle it)."""
+    schema = getattr(dataset, "schema", None)
+    if not schema:
+        return {"model": {}, "constants": None, "groups": None}
+    from nsca.priors.innate import PhysicsConstants
+
+    labels = schema.get("labels", {})
+    model = {k: len(labels[src]) for k, src in (("n_outcomes", "outcome"), ("n_materials", "material"),
+                                                  ("n_primitives", "primitive")) if src in labels}
+    k = int(schema.get("record_every_control_steps", 1))
+    base = PhysicsConstants()
+    constants = PhysicsConstants(
+        dt_s=float(schema.get("control_dt_s", base.dt_s)) * k,
+        action_scale_m=base.action_scale_m * k,
+        hand_lag=1.0 - (1.0 - base.hand_lag) ** k,
+    )
+    groups = None
+    if getattr(dataset, "unit", None) == "transition" and hasattr(dataset, "n_frames"):
+        groups = [i // (dataset.n_frames - 1) for i in range(len(dataset))]
+    return {"model": model, "constants": constants, "groups": groups}

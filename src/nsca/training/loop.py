@@ -163,16 +163,18 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     D.ensure_babbling_data(cfg)
     full = D.open_source(cfg)
-    train_idx, val_idx = D.split_indices(len(full), cfg)
+    facts = D.dataset_facts(full)
+    train_idx, val_idx = D.split_indices(len(full), cfg, facts["groups"])
     train_set, val_set = D.subset(full, train_idx), D.subset(full, val_idx)
     spe = D.steps_per_epoch(len(train_set), cfg.batch_size)
     total_steps = cfg.epochs * spe if not cfg.max_steps else min(cfg.epochs * spe, cfg.max_steps)
 
-    model = NSCAModel(cfg.model_config())
+    model_cfg = cfg.model_config(**facts["model"])
+    model = NSCAModel(model_cfg, facts["constants"])
     optimizer = make_optimizer(model, cfg)
     amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    n_prims = cfg.model_config().n_primitives
+    n_prims = model_cfg.n_primitives
     curiosity = CuriosityWeights(cfg.curiosity, n_prims, cfg.curiosity_window) if cfg.curiosity != "off" else None
 
     step = 0
@@ -194,7 +196,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         sample = D.collate([train_set[i] for i in norm_idx])
         if "next_state" in sample:
             model.set_normalization(sample["state"], sample["next_state"])
-        atomic_write_json(out / "config.json", {"train": asdict(cfg), "model": asdict(cfg.model_config())})
+        atomic_write_json(out / "config.json", {"train": asdict(cfg), "model": asdict(model_cfg),
+                                                  "physics_constants": asdict(model.world_model.physics.constants)})
     model.to(device)
     ewc = _ewc_penalty(cfg, model, train_set, device)
     atomic_write_json(
@@ -255,11 +258,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                     logger.log(
                         step,
                         **{f"train/{k}": float(v.detach()) for k, v in terms.items() if v.ndim == 0},
-                        prior_weight=float(model.prior_weight), lr=lr_at(step - 1, cfg),
+                        prior_weight=float(model.prior_weight.detach()), lr=lr_at(step - 1, cfg),
                         grad_norm=float(grad_norm), samples_per_s=sps,
                     )
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(loss):.4f}", w=f"{float(model.prior_weight):.3f}", sps=f"{sps:.0f}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", w=f"{float(model.prior_weight.detach()):.3f}", sps=f"{sps:.0f}")
                 end_of_epoch = step % spe == 0
                 if end_of_epoch and len(val_set):
                     last_val = evaluate(model, D.eval_loader(val_set, cfg), cfg, device)
@@ -282,7 +285,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     summary = {
         "run": str(out), "steps": step, "epochs": step / spe, "steps_per_epoch": spe,
         "train_items": len(train_set), "val_items": len(val_set),
-        "prior_weight": float(model.prior_weight), "params": model.param_counts()["total"],
+        "prior_weight": float(model.prior_weight.detach()), "params": model.param_counts()["total"],
         "wall_s_this_session": wall, "samples_per_s": n_seen / wall if wall > 0 else 0.0,
         "peak_memory_mb": _peak_memory_mb(device), "device": str(device), **last_val,
     }

@@ -1,0 +1,171 @@
+"""`nsca train`: configs, the debug run end to end, checkpoints, bit-identical resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from nsca.cli import main
+from nsca.config import from_dict, load_yaml
+from nsca.errors import UsageError
+from nsca.training import loop
+from nsca.training.checkpoint import load_checkpoint
+from nsca.training.config import DEBUG, TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+# A smaller debug run: 96 items, 6 training batches per epoch.
+TINY = ["--debug", "--synthetic-size", "96", "--batch-size", "14", "--no-progress", "--checkpoint-every", "4"]
+
+
+def tiny_cfg(tmp_path: Path, **kw) -> TrainConfig:
+    base = {**DEBUG, "synthetic_size": 96, "batch_size": 14, "progress": False, "checkpoint_every": 4,
+            "run_dir": str(tmp_path), **kw}
+    return from_dict(TrainConfig, base)
+
+
+def rows(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_config_files_load_and_debug_yaml_matches_the_flag() -> None:
+    assert load_yaml(ROOT / "configs" / "debug.yaml") == DEBUG
+    full = from_dict(TrainConfig, load_yaml(ROOT / "configs" / "training_config.yaml"))
+    assert full.preset == "default" and full.data_source == "babbling"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"epohcs": 3}, "unknown config key 'epohcs'"),
+        ({"preset": "huge"}, "preset='huge' is not allowed; choose from debug, default, large"),
+        ({"epochs": "many"}, "epochs must be an integer"),
+        ({"data_fraction": 0}, "data_fraction=0.0 must be in (0, 1]"),
+        ({"modalities": ["vision", "smell"]}, "modalities: unknown 'smell'"),
+        ({"prior": "strong"}, "prior"),
+        ({"device": "tpu"}, "device='tpu' is not allowed"),
+        ({"ewc_lambda": 10.0}, "ewc_lambda > 0 needs ewc_from"),
+    ],
+)
+def test_bad_config_is_a_one_line_error_naming_the_key(data: dict, message: str) -> None:
+    with pytest.raises(UsageError) as err:
+        from_dict(TrainConfig, data)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_prior_none_is_the_random_init_baseline() -> None:
+    cfg = from_dict(TrainConfig, {"prior": "none"})
+    assert cfg.prior_value is None and cfg.model_config().prior is None
+    assert from_dict(TrainConfig, {"prior": None}).prior_value is None
+
+
+def test_bad_yaml_key_through_the_cli_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"epochs": 1, "batch_sise": 8}))
+    assert main(["train", "--config", str(cfg), "--run-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "batch_sise" in err
+    assert not list(tmp_path.glob("*/config.json"))
+
+
+def test_debug_run_end_to_end_via_the_cli(tmp_path: Path, capsys) -> None:
+    assert main(["train", *TINY, "--run-dir", str(tmp_path)]) == 0
+    run = tmp_path / "debug"
+    for name in ("config.json", "provenance.json", "metrics.jsonl", "summary.json", "loss_curve.png",
+                 "model.pt", "checkpoints/last.pt"):
+        assert (run / name).is_file(), name
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    prov = json.loads((run / "provenance.json").read_text())
+    assert prov["seed"] == 0 and prov["git_commit"] and prov["packages"]["torch"] == torch.__version__
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 12 and summary["epochs"] == 2
+    metrics = rows(run)
+    train_rows = [r for r in metrics if "train/total" in r]
+    assert [r["step"] for r in train_rows] == list(range(1, 13))
+    assert all("prior_weight" in r for r in train_rows)  # logged every step
+    assert sum("val/total" in r for r in metrics) == 2  # once per epoch
+    assert "steps=12" in capsys.readouterr().out
+    # A second run into the same folder is refused rather than overwriting it.
+    assert main(["train", *TINY, "--run-dir", str(tmp_path)]) == 2
+
+
+def test_checkpoint_round_trip_restores_model_optimiser_and_step(tmp_path: Path) -> None:
+    cfg = tiny_cfg(tmp_path, epochs=1)
+    loop.train(cfg)
+    ck = load_checkpoint(tmp_path / "debug" / "checkpoints" / "last.pt")
+    assert ck["step"] == 6 and ck["config"]["batch_size"] == 14
+    from nsca.model import NSCAModel
+
+    model = NSCAModel(cfg.model_config())
+    model.load_state_dict(ck["model"])
+    saved = torch.load(tmp_path / "debug" / "model.pt", weights_only=True)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    opt = loop.make_optimizer(model, cfg)
+    opt.load_state_dict(ck["optimizer"])
+    assert opt.state_dict()["state"][0]["step"] == 6
+    assert set(ck["rng"]) >= {"python", "numpy", "torch"}
+
+
+def _final_params(run: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run / "model.pt", weights_only=True)
+
+
+def test_resume_after_stop_is_bit_identical(tmp_path: Path) -> None:
+    loop.train(tiny_cfg(tmp_path / "a", curiosity="robust", curiosity_window=2))
+    # Stop mid-epoch at step 5 (not a multiple of anything), then resume to the end.
+    loop.train(tiny_cfg(tmp_path / "b", curiosity="robust", curiosity_window=2, max_steps=5))
+    assert load_checkpoint(tmp_path / "b" / "debug" / "checkpoints" / "last.pt")["step"] == 5
+    loop.train(tiny_cfg(tmp_path / "b", curiosity="robust", curiosity_window=2), resume=True)
+    a, b = _final_params(tmp_path / "a" / "debug"), _final_params(tmp_path / "b" / "debug")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ra = [r for r in rows(tmp_path / "a" / "debug") if "train/total" in r]
+    rb = [r for r in rows(tmp_path / "b" / "debug") if "train/total" in r]
+    keys = ("step", "train/total", "train/state", "prior_weight")
+    assert [[r[k] for k in keys] for r in ra] == [[r[k] for k in keys] for r in rb]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues_identically(tmp_path: Path, monkeypatch) -> None:
+    loop.train(tiny_cfg(tmp_path / "a"))
+    real_lr_at = loop.lr_at
+
+    def interrupt_at_step_7(step: int, cfg: TrainConfig) -> float:
+        if step == 7:
+            raise KeyboardInterrupt
+        return real_lr_at(step, cfg)
+
+    monkeypatch.setattr(loop, "lr_at", interrupt_at_step_7)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(tiny_cfg(tmp_path / "b"))
+    monkeypatch.setattr(loop, "lr_at", real_lr_at)
+    run_b = tmp_path / "b" / "debug"
+    assert load_checkpoint(run_b / "checkpoints" / "last.pt")["step"] == 7
+    assert not (run_b / "summary.json").exists()
+    assert main(["train", *TINY, "--run-dir", str(tmp_path / "b"), "--resume"]) == 0
+    a, b = _final_params(tmp_path / "a" / "debug"), _final_params(run_b)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["step"] for r in rows(run_b) if "train/total" in r] == list(range(1, 13))
+
+
+def test_resume_without_a_checkpoint_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="nothing to resume"):
+        loop.train(tiny_cfg(tmp_path), resume=True)
+
+
+def test_wandb_missing_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(UsageError, match="pip install 'nsca\\[tracking\\]'"):
+        loop.train(tiny_cfg(tmp_path, wandb_project="nsca-test"))
+    assert not (tmp_path / "debug" / "config.json").exists()
+
+
+def test_each_modality_switch_trains(tmp_path: Path) -> None:
+    for mods in (["vision", "proprio", "state"], ["audio"], ["state"]):
+        summary = loop.train(tiny_cfg(tmp_path, modalities=mods, epochs=1, run_name="+".join(mods)))
+        assert summary["steps"] == 6 and summary["val/total"] > 0
