@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from nsca.errors import UsageError
-from nsca.utils.io import atomic_write_json, read_json
+from nsca.utils.io import atomic_write_json, ensure_writable_dir, read_json
 from nsca.utils.provenance import provenance
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -157,6 +157,7 @@ def download(names: list[str], opts: Options) -> list[Result]:
         raise UsageError(f"--subset must be in (0, 1], got {opts.subset}")
     if opts.timeout_s <= 0:
         raise UsageError(f"--timeout-s must be > 0, got {opts.timeout_s}")
+    ensure_writable_dir(opts.root)
     results = []
     for name in names:
         spec = DATASETS[name]
@@ -166,6 +167,8 @@ def download(names: list[str], opts: Options) -> list[Result]:
             # Datasets behind an agreement say so where it matters: in the failure line.
             access = f" [access: {spec.access}]" if spec.gated else ""
             result = Result(name, False, f"{exc}{access}", _kept_summary(opts.root / name))
+        except OSError as exc:  # disk full, permissions: this dataset fails, the others still run
+            result = Result(name, False, f"cannot write under {opts.root}: {exc}".splitlines()[0], "")
         opts.log(_line(result))
         results.append(result)
     return results
@@ -422,6 +425,7 @@ def import_ssv2(videos: Path, annotations: Path, root: Path, subset: float = 1.0
     """Index the official SSv2 release (`<id>.webm` + the three JSON files) into `<root>/ssv2/<split>/`."""
     import json
 
+    ensure_writable_dir(root)
     labels_file = annotations / "something-something-v2-labels.json"
     try:
         template_ids = {k: int(v) for k, v in json.loads(labels_file.read_text()).items()}
@@ -451,6 +455,7 @@ def import_kinetics(videos: Path, annotations: Path, root: Path, subset: float =
     CSVs with label,youtube_id,time_start,time_end) into `<root>/kinetics400/<split>/`."""
     import csv
 
+    ensure_writable_dir(root)
     tables = {}
     for split, (candidates, _) in KINETICS_FILES.items():
         path = next((annotations / c for c in candidates if (annotations / c).is_file()), None)
