@@ -1,0 +1,206 @@
+"""Noisy-TV sanity check: does curiosity leave a source of pure noise?
+
+Two agents on the same seeds (same world, same forward models, same exploration noise) differ
+only in their intrinsic reward: naive prediction error (the control, which must be captured by
+the TV) or RobustCuriosityReward. Each step an agent attends to the source with the highest
+reward (epsilon-greedy; sources not yet measured are tried first, fewest visits first).
+
+Figures per seed: the TV's share of steps, the step at which its first visits end (the visit
+that completes the two windows its learnability needs), and `off_step`, the first step after
+which every `share_window`-step stretch has a TV share below `max_share`.
+PASS: every robust seed is off the TV within `leave_within` steps of its first visits and stays
+off (TV share after them < max_share), and every naive seed fails that same rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nsca.config import field
+from nsca.errors import UsageError
+from nsca.runner import Cell, run_grid
+
+CONDITIONS = ("naive", "robust")
+
+
+@dataclass(frozen=True)
+class NoisyTVConfig:
+    steps: int = field(400, "attention steps per episode")
+    n_objects: int = field(4, "learnable objects beside the TV and the wall")
+    obs_dim: int = field(4, "dimension of every source's observation")
+    window: int = field(5, "learning-progress window (visits); a source is measured after 2 windows")
+    z: float = field(2.0, "confidence multiplier: an error decrease counts only beyond z standard errors")
+    epsilon: float = field(0.05, "share of uniformly random attention choices")
+    drift: float = field(0.002, "per-step random drift of the objects' dynamics")
+    share_window: int = field(50, "steps per stretch when measuring the TV share")
+    max_share: float = field(0.10, "TV share that counts as 'off the TV'")
+    leave_within: int = field(10, "steps after its first visits within which the robust agent must leave")
+
+    def validate(self) -> None:
+        if self.steps < 2 * self.window * (self.n_objects + 2) + self.share_window:
+            raise UsageError(f"steps={self.steps} is too few: need >= 2*window*(n_objects+2) + share_window")
+        if not 0 <= self.epsilon < 1:
+            raise UsageError(f"epsilon={self.epsilon} must be in [0, 1)")
+        if self.window < 2:
+            raise UsageError(f"window={self.window} must be at least 2")
+
+
+def run_episode(cfg: dict, seed: int, condition: str) -> dict:
+    """One agent, one seed: the attended source at every step and the final per-source state."""
+    from nsca.envs.noisy_tv import TV, NoisyTVWorld, RLSForwardModel
+    from nsca.learning.curiosity import CURIOSITY
+
+    c = NoisyTVConfig(**cfg)
+    rng = np.random.default_rng(seed)
+    world = NoisyTVWorld(rng, n_objects=c.n_objects, obs_dim=c.obs_dim, drift=c.drift)
+    k_sources = world.n_sources
+    models = [RLSForwardModel(world.obs_dim, world.action_dim) for _ in range(k_sources)]
+    curiosity = CURIOSITY[condition](k_sources, window=c.window, **({"z": c.z} if condition == "robust" else {}))
+    choices, errors = [], []
+    for _ in range(c.steps):
+        rewards = np.array([curiosity.reward(k) for k in range(k_sources)])
+        explore = rng.random() < c.epsilon
+        if explore:
+            source = int(rng.integers(k_sources))
+        else:
+            best = np.flatnonzero(rewards == rewards.max())
+            visits = curiosity.visits[best]
+            source = int(rng.choice(best[visits == visits.min()]))
+        obs, action, nxt = world.step(source)
+        err = models[source].update(obs, action, nxt)
+        curiosity.record(source, err)
+        choices.append(source)
+        errors.append(err)
+    choices_arr = np.asarray(choices)
+    on_tv = choices_arr == TV
+    tv_visits = np.flatnonzero(on_tv)
+    first_visits_end = int(tv_visits[2 * c.window - 1]) if tv_visits.size >= 2 * c.window else c.steps
+    off = off_step(on_tv, c.share_window, c.max_share)
+    after = on_tv[first_visits_end + 1 :]
+    share_after = float(after.mean()) if after.size else float("nan")
+    left_in_time = off is not None and off <= first_visits_end + c.leave_within
+    return {
+        "choices": choices_arr.tolist(),
+        "errors": [float(e) for e in errors],
+        "source_names": world.source_names(),
+        "tv_share": float(on_tv.mean()),
+        "tv_visits": int(on_tv.sum()),
+        "first_tv_visit": int(tv_visits[0]) if tv_visits.size else None,
+        "first_visits_end": first_visits_end,
+        "off_step": off,
+        "leave_delay_steps": None if off is None else max(0, off - first_visits_end),
+        "tv_share_after_first_visits": share_after,
+        "tv_visits_after_first_visits": int(after.sum()),
+        "passes_rule": bool(left_in_time and share_after < c.max_share),
+        "final_reward": [float(curiosity.reward(k)) for k in range(k_sources)],
+        "final_recent_error": [float(curiosity.recent_error(k)) for k in range(k_sources)],
+    }
+
+
+def off_step(on_tv: np.ndarray, window: int, max_share: float) -> int | None:
+    """First step t such that every full `window`-step stretch starting at or after t has a TV
+    share below `max_share`; None if the agent never gets off the TV for good."""
+    n = on_tv.size
+    if n < window:
+        return None
+    csum = np.concatenate([[0], np.cumsum(on_tv)])
+    shares = (csum[window:] - csum[:-window]) / window  # stretch starting at t, t = 0..n-window
+    bad = np.flatnonzero(shares >= max_share)
+    if bad.size == 0:
+        return 0
+    t = int(bad[-1]) + 1
+    return t if t <= n - window else None
+
+
+def run_cell(config: dict, cell_dir: Path) -> dict:
+    cfg = dict(config)
+    seed, condition = cfg.pop("seed"), cfg.pop("condition")
+    return run_episode(cfg, seed, condition)
+
+
+def rolling_share(on_tv: np.ndarray, window: int) -> np.ndarray:
+    """Trailing share of TV steps at each step (over the last `window` steps, fewer at the start)."""
+    csum = np.cumsum(on_tv)
+    prev = np.concatenate([np.zeros(window), csum[:-window]])[: on_tv.size]
+    span = np.minimum(np.arange(1, on_tv.size + 1), window)
+    return (csum - prev) / span
+
+
+def run(cfg: NoisyTVConfig, seeds: int, out: str | Path, workers: int = 1) -> dict:
+    from dataclasses import asdict
+
+    from nsca.experiments.sanity_common import finish_run, start_run
+    from nsca.stats import summarize
+
+    out, t0 = start_run(out, cfg)
+    cells = [Cell(cond, s, {**asdict(cfg), "seed": s, "condition": cond}) for cond in CONDITIONS for s in range(seeds)]
+    records = run_grid("nsca.experiments.noisy_tv:run_cell", cells, out, workers=workers, desc="noisy-tv")
+    by = {cond: [r["metrics"] for r in records if r["condition"] == cond] for cond in CONDITIONS}
+    figures = {}
+    for cond in CONDITIONS:
+        ms = by[cond]
+        delays = [m["leave_delay_steps"] for m in ms]
+        figures[cond] = {
+            "seeds_passing_rule": int(sum(m["passes_rule"] for m in ms)),
+            "tv_share": summarize([m["tv_share"] for m in ms]),
+            "tv_share_after_first_visits": summarize([m["tv_share_after_first_visits"] for m in ms]),
+            "first_visits_end": [m["first_visits_end"] for m in ms],
+            "off_step": [m["off_step"] for m in ms],
+            "leave_delay_steps": delays,
+            "tv_visits_after_first_visits": [m["tv_visits_after_first_visits"] for m in ms],
+        }
+    robust_ok = all(m["passes_rule"] for m in by["robust"])
+    control_fails = not any(m["passes_rule"] for m in by["naive"])
+    passed = robust_ok and control_fails
+    rule = (f"robust: on every seed, off the TV (every {cfg.share_window}-step stretch < {cfg.max_share:.0%} TV) within "
+            f"{cfg.leave_within} steps of its first {2 * cfg.window} TV visits, and < {cfg.max_share:.0%} TV share after "
+            f"them; naive (control) must fail that rule on every seed")
+    per_seed = [{"condition": r["condition"], "seed": r["seed"],
+                 **{k: v for k, v in r["metrics"].items() if k not in ("choices", "errors")}} for r in records]
+    results = finish_run(out, t0, "noisy-tv", cfg, passed, rule, figures, per_seed)
+    _plot(out / "plot.png", by, cfg)
+    return results
+
+
+def _plot(path: Path, by: dict, cfg: NoisyTVConfig) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    colors = {"naive": "tab:red", "robust": "tab:blue"}
+    window = 20
+    for cond in CONDITIONS:
+        curves = np.array([rolling_share(np.asarray(m["choices"]) == 0, window) for m in by[cond]])
+        steps = np.arange(curves.shape[1])
+        for c in curves:
+            ax.plot(steps, c, color=colors[cond], alpha=0.25, lw=0.8)
+        ax.plot(steps, curves.mean(0), color=colors[cond], lw=2, label=f"{cond} curiosity (mean of {len(curves)} seeds)")
+    ax.axhline(cfg.max_share, color="k", ls="--", lw=0.8, label=f"{cfg.max_share:.0%}")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"TV share (last {window} steps)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Noisy TV: share of attention on random static")
+    ax.legend(loc="center right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report_lines(results: dict) -> list[str]:
+    lines = ["Noisy TV: share of steps on the TV (random static), naive vs robust curiosity"]
+    for cond in CONDITIONS:
+        f = results["figures"][cond]
+        s, a = f["tv_share"], f["tv_share_after_first_visits"]
+        lines.append(
+            f"  {cond:6s}: TV share {s['mean']:.2f} [{s['ci95_low']:.2f}, {s['ci95_high']:.2f}] overall, "
+            f"{a['mean']:.3f} after its first visits; first visits end at steps {f['first_visits_end']}; "
+            f"off-TV from steps {f['off_step']} (delay {f['leave_delay_steps']}); "
+            f"seeds meeting the rule {f['seeds_passing_rule']}/{len(f['off_step'])}"
+        )
+    lines.append(f"  rule: {results['rule']}")
+    return lines
