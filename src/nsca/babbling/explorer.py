@@ -1,0 +1,121 @@
+"""Which interaction to try next: uniform at first, then by learning progress (CURIOUS-style).
+
+A cell is an (object, primitive) pair. For the first `random_fraction` of the run every choice
+(object, primitive, spawn mode, parameters) is uniform. After that a `uniform_share` of
+choices stays uniform and the rest pick a cell with probability proportional to its learning
+progress:
+
+    LP(cell) = max(0, |mean(recent window) - mean(older window)| - noise)
+
+over the cell's last 2 x `window` competence scores (nsca.babbling.primitives.competence),
+where `noise` is the standard error of that difference. A cell whose competence is rising is
+learnable and gets retried; a mastered cell (always 1) and a hopeless or noisy one (flat or
+random) have LP ~ 0 and fade. Competence can rise because the explorer also adapts each cell's
+parameters: it resamples near parameters that succeeded before (a per-cell elite set).
+
+Proposals for a batch depend only on the explorer's state and (seed, batch index), and
+updates are applied in episode order, so a run is deterministic whatever the number of
+worker processes, and a resumed run rebuilds the same explorer by replaying finished shards.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from nsca.babbling.interaction import InteractionSpec
+from nsca.babbling.primitives import COMPATIBLE_SPAWNS, N_PARAMS, PRIMITIVES
+
+SUCCESS = 0.5          # competence at or above this counts the parameters as an elite
+ELITE_SIZE = 16
+PARAM_NOISE = 0.1
+
+
+class LearningProgressExplorer:
+    def __init__(self, n_objects: int, total: int, seed: int, random_fraction: float = 0.1,
+                 window: int = 8, uniform_share: float = 0.2, primitives: tuple[str, ...] = PRIMITIVES) -> None:
+        self.n_objects, self.total, self.seed = n_objects, total, seed
+        self.primitives = primitives
+        self.random_until = int(round(random_fraction * total))
+        self.window, self.uniform_share = window, uniform_share
+        n = n_objects * len(primitives)
+        self.history = [deque(maxlen=2 * window) for _ in range(n)]
+        self.elites = [deque(maxlen=ELITE_SIZE) for _ in range(n)]
+        self.tries = np.zeros(n, dtype=np.int64)
+
+    def _cell(self, object_id: int, primitive: str) -> int:
+        return object_id * len(self.primitives) + self.primitives.index(primitive)
+
+    # ---- learning progress -------------------------------------------------------------
+    def learning_progress(self) -> np.ndarray:
+        """(n_objects, n_primitives) LP; cells with too short a history get the max LP seen
+        (optimism), so every cell is tried before it can fade."""
+        lp = np.full(len(self.history), np.nan)
+        w = self.window
+        for i, h in enumerate(self.history):
+            if len(h) < 4:
+                continue
+            a = np.asarray(h, dtype=float)
+            half = min(w, len(a) // 2)
+            old, new = a[-2 * half:-half], a[-half:]
+            noise = np.sqrt((old.var() + new.var()) / half)
+            lp[i] = max(0.0, abs(new.mean() - old.mean()) - noise)
+        optimistic = np.nanmax(lp) if np.isfinite(lp).any() else 1.0
+        lp = np.where(np.isnan(lp), max(optimistic, 1e-3), lp)
+        return lp.reshape(self.n_objects, len(self.primitives))
+
+    def competence(self) -> np.ndarray:
+        """Mean recent competence per cell (NaN where never tried)."""
+        c = np.array([np.mean(h) if len(h) else np.nan for h in self.history])
+        return c.reshape(self.n_objects, len(self.primitives))
+
+    # ---- proposals and updates ---------------------------------------------------------
+    def propose(self, start: int, n: int) -> list[InteractionSpec]:
+        """Specs for episodes start .. start+n-1 (one batch)."""
+        rng = np.random.default_rng([self.seed, start])
+        n_prim = len(self.primitives)
+        lp = self.learning_progress().ravel()
+        p_lp = (lp + 1e-6) / (lp + 1e-6).sum()
+        specs = []
+        for e in range(start, min(start + n, self.total)):
+            competence_phase = e >= self.random_until
+            if competence_phase and rng.random() >= self.uniform_share:
+                cell = int(rng.choice(lp.size, p=p_lp))
+            else:
+                cell = int(rng.integers(lp.size))
+            object_id, prim = divmod(cell, n_prim)
+            primitive = self.primitives[prim]
+            elites = self.elites[cell]
+            if competence_phase and elites and rng.random() < 0.7:
+                base = np.asarray(elites[int(rng.integers(len(elites)))])
+                params = np.clip(base + rng.normal(0.0, PARAM_NOISE, N_PARAMS), 0.0, 1.0)
+            else:
+                params = rng.random(N_PARAMS)
+            spawns = COMPATIBLE_SPAWNS[primitive]
+            specs.append(InteractionSpec(
+                episode_index=e, object_id=object_id, spawn=spawns[int(rng.integers(len(spawns)))],
+                primitive=primitive, params=tuple(float(round(x, 6)) for x in params),
+                seed=int(rng.integers(2**31 - 1)), phase=int(competence_phase),
+            ))
+        return specs
+
+    def update(self, object_id: int, primitive: str, params, competence: float) -> None:
+        cell = self._cell(object_id, primitive)
+        self.history[cell].append(float(competence))
+        self.tries[cell] += 1
+        if competence >= SUCCESS:
+            self.elites[cell].append(tuple(params))
+
+    def table(self) -> dict:
+        """A compact view for logs: per-primitive mean LP / competence and the top cells."""
+        lp, comp = self.learning_progress(), self.competence()
+        top = np.argsort(lp.ravel())[::-1][:5]
+        return {
+            "lp_by_primitive": {p: float(lp[:, i].mean()) for i, p in enumerate(self.primitives)},
+            "competence_by_primitive": {p: float(np.nanmean(comp[:, i])) if np.isfinite(comp[:, i]).any() else None
+                                        for i, p in enumerate(self.primitives)},
+            "top_cells": [{"object_id": int(c // len(self.primitives)),
+                           "primitive": self.primitives[c % len(self.primitives)],
+                           "lp": float(lp.ravel()[c])} for c in top],
+        }
