@@ -169,3 +169,22 @@ def test_each_modality_switch_trains(tmp_path: Path) -> None:
     for mods in (["vision", "proprio", "state"], ["audio"], ["state"]):
         summary = loop.train(tiny_cfg(tmp_path, modalities=mods, epochs=1, run_name="+".join(mods)))
         assert summary["steps"] == 6 and summary["val/total"] > 0
+
+
+def test_babbling_steps_generates_real_babbling_data_then_trains_on_it(tmp_path: Path) -> None:
+    cfg = tiny_cfg(tmp_path / "runs", data_source="babbling", data_root=str(tmp_path / "data"), babbling_steps=12,
+                   modalities=["proprio", "state"], epochs=1, batch_size=32)
+    summary = loop.train(cfg)
+    store = tmp_path / "data" / "babbling"
+    assert json.loads((store / "config.json").read_text())["steps"] == 12
+    run = tmp_path / "runs" / "debug"
+    saved = json.loads((run / "config.json").read_text())
+    # A babbling transition spans record_every (6) control steps of 10 ms: the prior must know.
+    assert saved["physics_constants"]["dt_s"] == pytest.approx(0.06)
+    assert saved["model"]["n_materials"] == 9 and saved["model"]["n_outcomes"] == 10
+    assert summary["steps"] >= 1 and summary["val_items"] > 0
+    # Episodes never straddle the train/val split.
+    assert summary["train_items"] % 16 == 0 and summary["val_items"] % 16 == 0
+    with pytest.raises(UsageError, match="fewer than babbling_steps=24"):
+        loop.train(tiny_cfg(tmp_path / "runs2", data_source="babbling", data_root=str(tmp_path / "data"),
+                            babbling_steps=24, modalities=["state"]))

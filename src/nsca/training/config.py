@@ -23,6 +23,9 @@ class TrainConfig:
     val_fraction: float = field(0.1, "share of the data held out for validation, in [0, 0.5]")
     synthetic_size: int = field(512, "items in the synthetic data set")
     babbling_steps: int = field(0, "generate babbling data first until the dataset holds this many steps (0 = use what exists)")
+    shuffle_block: int = field(
+        0, "0 = full shuffle; N = shuffle blocks of N consecutive items, then items within 4 blocks (fast parquet reads)"
+    )
     epochs: int = field(10, "passes over the training data")
     max_steps: int = field(0, "stop after this many optimiser steps in total (0 = no limit)")
     batch_size: int = field(64, "samples per optimiser step")
@@ -63,7 +66,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "checkpoint_every", "log_every", "synthetic_size"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name}={getattr(self, name)} must be at least 1")
-        for name in ("max_steps", "babbling_steps", "warmup_steps", "threads", "num_workers", "lr", "weight_decay",
+        for name in ("max_steps", "babbling_steps", "shuffle_block", "warmup_steps", "threads", "num_workers", "lr", "weight_decay",
                      "grad_clip", "ewc_lambda", "w_state", "w_latent", "w_outcome", "w_material", "w_hardness",
                      "w_policy"):
             if getattr(self, name) < 0:

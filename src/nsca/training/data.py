@@ -48,8 +48,9 @@ def split_indices(n: int, cfg: TrainConfig, groups: list[int] | None = None) -> 
     n_val = int(round(len(order) * cfg.val_fraction))
     val_groups, train_groups = order[:n_val], order[n_val:]
     train_groups = train_groups[: max(1, int(len(train_groups) * cfg.data_fraction))]
-    val = [i for g in val_groups for i in members[g]]
-    train = [i for g in train_groups for i in members[g]]
+    # Sorted, so neighbouring positions are neighbouring rows of the store (see shuffle_block).
+    val = sorted(i for g in val_groups for i in members[g])
+    train = sorted(i for g in train_groups for i in members[g])
     if not train:
         raise UsageError(f"the data set has {n} items: too few for val_fraction={cfg.val_fraction}")
     return train, val
@@ -71,11 +72,25 @@ def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
 
 
 class EpochBatches:
-    """Batches of dataset positions for one epoch, starting at batch `start` (for resume)."""
+    """Batches of dataset positions for one epoch, starting at batch `start` (for resume).
 
-    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, start: int = 0) -> None:
+    block=0: a full shuffle. block=N: blocks of N consecutive positions are shuffled, then
+    items are shuffled within each window of WINDOW_BLOCKS blocks, so a batch touches only a
+    few parquet row groups (frames and audio are read per row group)."""
+
+    WINDOW_BLOCKS = 4
+
+    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, start: int = 0, block: int = 0) -> None:
         g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        perm = torch.randperm(n, generator=g).tolist()
+        if block <= 0 or block >= n:
+            perm = torch.randperm(n, generator=g).tolist()
+        else:
+            starts = list(range(0, n, block))
+            order = [starts[i] for i in torch.randperm(len(starts), generator=g).tolist()]
+            perm = []
+            for w in range(0, len(order), self.WINDOW_BLOCKS):
+                window = [i for s in order[w : w + self.WINDOW_BLOCKS] for i in range(s, min(s + block, n))]
+                perm += [window[i] for i in torch.randperm(len(window), generator=g).tolist()]
         size = min(batch_size, n)
         self.batches = [perm[i : i + size] for i in range(0, n - size + 1, size)][start:]
 
@@ -94,7 +109,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 def epoch_loader(dataset: Dataset, cfg: TrainConfig, epoch: int, start: int = 0) -> DataLoader:
     return DataLoader(
         dataset,
-        batch_sampler=EpochBatches(len(dataset), cfg.batch_size, cfg.seed, epoch, start),
+        batch_sampler=EpochBatches(len(dataset), cfg.batch_size, cfg.seed, epoch, start, cfg.shuffle_block),
         collate_fn=collate,
         num_workers=cfg.num_workers,
     )
@@ -115,7 +130,7 @@ def ensure_babbling_data(cfg: TrainConfig) -> None:
         return
     import sys
 
-    from nsca.babbling.run import BabbleConfig, run_babble
+    from nsca.babbling.run import PRESETS, BabbleConfig, run_babble
     from nsca.data.download import data_root
     from nsca.utils.io import read_json
 
@@ -130,10 +145,11 @@ def ensure_babbling_data(cfg: TrainConfig) -> None:
             )
         return
     sys.stderr.write(f"generating {cfg.babbling_steps} babbling interactions in {out} first\n")
-    run_babble(BabbleConfig(
-        steps=cfg.babbling_steps, out=str(out), render="vision" in cfg.modalities,
-        audio="audio" in cfg.modalities, progress=cfg.progress,
-    ))
+    # A debug-size model gets debug-size babbling (few objects, a small grounding probe).
+    preset = dict(PRESETS["debug"]) if cfg.preset == "debug" else {}
+    preset.update(steps=cfg.babbling_steps, out=str(out), render="vision" in cfg.modalities,
+                  audio="audio" in cfg.modalities, progress=cfg.progress)
+    run_babble(BabbleConfig(**preset))
 
 
 def dataset_facts(dataset: Dataset) -> dict[str, Any]:
@@ -159,3 +175,16 @@ def dataset_facts(dataset: Dataset) -> dict[str, Any]:
     if getattr(dataset, "unit", None) == "transition" and hasattr(dataset, "n_frames"):
         groups = [i // (dataset.n_frames - 1) for i in range(len(dataset))]
     return {"model": model, "constants": constants, "groups": groups}
+
+
+_MEDIA = {"vision": ("frames", "render"), "audio": ("audio", "audio")}
+
+
+def check_modalities(cfg: TrainConfig, item: dict[str, Any]) -> None:
+    """A modality switched on must be in the data: silently training without it would mislead."""
+    for mod, (key, flag) in _MEDIA.items():
+        if mod in cfg.modalities and key not in item:
+            raise UsageError(
+                f"modalities include {mod} but the {cfg.data_source} data has no '{key}' "
+                f"(generate it with `nsca babble --{flag}`, or drop {mod} from modalities)"
+            )

@@ -163,6 +163,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     D.ensure_babbling_data(cfg)
     full = D.open_source(cfg)
+    D.check_modalities(cfg, full[0])
     facts = D.dataset_facts(full)
     train_idx, val_idx = D.split_indices(len(full), cfg, facts["groups"])
     train_set, val_set = D.subset(full, train_idx), D.subset(full, val_idx)
