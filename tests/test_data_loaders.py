@@ -269,6 +269,35 @@ def test_greatest_hits_bad_inputs_name_the_file(tmp_path):
         get_source("greatest-hits", root=tmp_path / "nowhere")
 
 
+def test_babbling_source_reads_the_store(tmp_path):
+    """The offline default: the babbling store's renders and synthesised audio, through get_source."""
+    from nsca.data import store
+    from nsca.utils.io import atomic_write_json
+
+    episodes, frames_per_episode, rows = 2, 3, 6
+    columns = {
+        "index": np.arange(rows), "episode_index": np.repeat(np.arange(episodes), frames_per_episode),
+        "frame_index": np.tile(np.arange(frames_per_episode), episodes),
+        "state": np.random.default_rng(0).normal(size=(rows, 13)).astype(np.float32),
+        "action": np.zeros((rows, 4), np.float32), "competence": np.zeros(rows, np.float32),
+        "mass_kg": np.full(rows, 0.2, np.float32),
+        **{k: np.zeros(rows, np.int64) for k in ("primitive", "outcome", "spawn", "object_id", "material",
+                                                 "hardness_class", "mass_class")},
+        "frame": np.repeat(np.arange(rows, dtype=np.uint8)[:, None] * 40, 64 * 64 * 3, axis=1),
+        "audio": np.full((rows, 100), 0.5, np.float32),
+    }
+    folder = tmp_path / "babbling"
+    store.ShardWriter(folder, {"test": True}).write(0, columns)
+    atomic_write_json(folder / "schema.json", {"format": store.FORMAT, "frames_per_episode": frames_per_episode,
+                                               "features": store.columns_schema(columns, {})})
+    ds = get_source("babbling", root=tmp_path, frame_stack=2, audio_samples=150)
+    assert len(ds) == episodes * (frames_per_episode - 1)
+    item = ds[3]  # episode 1, transition 1 -> 2: frames are rows 3, 4 (oldest first), next frames rows 4, 5
+    assert item["frames"].shape == (2, 3, 64, 64) and item["audio"].shape == (150,)
+    assert np.allclose(item["frames"][:, 0, 0, 0].numpy() * 255, [120, 160])
+    assert np.allclose(item["next_frames"][:, 0, 0, 0].numpy() * 255, [160, 200])
+
+
 def test_unknown_and_missing_sources(tmp_path):
     with pytest.raises(UsageError, match="unknown data source 'audioset'"):
         get_source("audioset", root=tmp_path)

@@ -30,7 +30,6 @@ $NSCA_DATA_ROOT, else ./data. The offline default for training is "babbling".
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +123,9 @@ def _physion_folder(folder: Path, split: str, kw: dict) -> tuple[Path]:
 
 
 def _babbling(base: Path, split: str, **kw: Any) -> Any:
-    folder = base / "babbling"
-    if importlib.util.find_spec("nsca.data.store") is None:
-        raise UsageError(f"no babbling dataset found at {folder} (the dataset store is not installed in this checkout)")
     from nsca.data import store
 
+    folder = base / "babbling"
     if not folder.exists():
         raise UsageError(f"no babbling dataset found at {folder}; run `nsca babble` first")
-    return store.open_dataset(folder, split=split, **kw)  # type: ignore[attr-defined]
+    return store.open_dataset(folder, split=split, **kw)
