@@ -8,7 +8,8 @@ progress:
     LP(cell) = max(0, |mean(recent window) - mean(older window)| - noise)
 
 over the cell's last 2 x `window` competence scores (nsca.babbling.primitives.competence),
-where `noise` is the standard error of that difference. A cell whose competence is rising is
+where `noise` is twice the standard error of that difference (a coin-flip cell's means
+differ by chance; only a change beyond ~95% noise counts as progress). A cell whose competence is rising is
 learnable and gets retried; a mastered cell (always 1) and a hopeless or noisy one (flat or
 random) have LP ~ 0 and fade. Competence can rise because the explorer also adapts each cell's
 parameters: it resamples near parameters that succeeded before (a per-cell elite set).
@@ -30,6 +31,7 @@ from nsca.babbling.primitives import COMPATIBLE_SPAWNS, N_PARAMS, PRIMITIVES
 SUCCESS = 0.5          # competence at or above this counts the parameters as an elite
 ELITE_SIZE = 16
 PARAM_NOISE = 0.1
+NOISE_Z = 2.0
 
 
 class LearningProgressExplorer:
@@ -59,7 +61,7 @@ class LearningProgressExplorer:
             a = np.asarray(h, dtype=float)
             half = min(w, len(a) // 2)
             old, new = a[-2 * half:-half], a[-half:]
-            noise = np.sqrt((old.var() + new.var()) / half)
+            noise = NOISE_Z * np.sqrt((old.var() + new.var()) / half)
             lp[i] = max(0.0, abs(new.mean() - old.mean()) - noise)
         optimistic = np.nanmax(lp) if np.isfinite(lp).any() else 1.0
         lp = np.where(np.isnan(lp), max(optimistic, 1e-3), lp)

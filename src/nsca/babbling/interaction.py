@@ -16,7 +16,7 @@ import numpy as np
 from nsca.babbling import audio as A
 from nsca.babbling.coverage import OUTCOMES, label_outcome
 from nsca.babbling.primitives import HELD_TOUCH_N, PRIMITIVES, competence, controller
-from nsca.babbling.spawn import SETTLE_STEPS, SPAWN_MODES, spawn
+from nsca.babbling.spawn import SPAWN_MODES, spawn
 from nsca.envs.objects import ObjectSpec
 from nsca.envs.playground import Playground
 from nsca.priors import state as S
@@ -61,11 +61,16 @@ class Worker:
             pg = self._playgrounds[object_id] = Playground([self.catalogue[object_id]], gravity=self.gravity)
         return pg
 
+    def close(self) -> None:
+        for pg in self._playgrounds.values():
+            pg.close()
+
     def run(self, spec: InteractionSpec) -> dict:
         pg = self.playground(spec.object_id)
         obj = self.catalogue[spec.object_id]
         rng = np.random.default_rng(spec.seed)
         direction = spawn(pg, spec.spawn, rng)
+        spawn_steps = int(round(pg.data.time / pg.ctrl_dt_s))  # reset zeroes the clock
         ctrl = controller(spec.primitive, pg, np.asarray(spec.params), direction)
         T = self.n_steps
         states = np.empty((T + 1, S.STATE_DIM))
@@ -109,7 +114,9 @@ class Worker:
             competence=competence(spec.primitive, np.asarray(spec.params), traj),
             peak_impulse_ns=float(obj.mass_kg * dv.max()),
             displacement_m=float(np.linalg.norm(states[-1, S.OBJ_POS] - states[0, S.OBJ_POS])),
-            ctrl_steps=T + SETTLE_STEPS,
+            ctrl_steps=T + spawn_steps,
+            # Where the hand lags its target: at rest this is the felt weight of what it holds.
+            hand_lag_m=(pg.hand_target - pg.hand_pos).astype(np.float32),
         )
         if self.render:
             out["frames"] = np.stack(frames)

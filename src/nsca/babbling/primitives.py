@@ -7,7 +7,7 @@ control steps and holds still once it is done. Every primitive takes three param
 
 | primitive | p0 | p1 | p2 |
 |---|---|---|---|
-| reach  | speed 0.1-0.5 m/s | height on the object | press depth -5..+10 mm |
+| reach  | speed 0.1-0.5 m/s | height on the object | press depth after touching, -5..+10 mm |
 | grasp  | grasp height on the object | approach speed 0.2-0.6 m/s | squeeze 0.4-1 |
 | lift   | lift height 4-14 cm | speed 0.1-0.4 m/s | squeeze 0.4-1 |
 | shake  | amplitude 1-4 cm | frequency 1.5-5 Hz | axis angle in the x-z plane |
@@ -113,14 +113,16 @@ def controller(name: str, pg: Playground, params: np.ndarray, direction: np.ndar
     """The action stream of primitive `name`; `direction` is the hand-to-object line from spawn."""
     q = decode(name, params)
     if name == "reach":
-        hx, hy, _ = pg.objects[0].bbox_half_m()
         obj, hand = pg.object_pos(), pg.hand_target
-        d = obj[:2] - hand[:2]
-        d = d / (np.linalg.norm(d) + 1e-9)
-        # Stop where the closed fingers meet the object's bounding circle, pressed by press_m.
-        stand_off = max(hx, hy) + PAD_HALF_M[0] - q["press_m"]
-        target = (*(obj[:2] - d * stand_off), _height_on_object(pg, q["height_frac"]))
-        yield from _move(pg, target, q["speed"], 1.0)
+        d = np.append(obj[:2] - hand[:2], 0.0)
+        d /= np.linalg.norm(d) + 1e-9
+        yield from _move(pg, (hand[0], hand[1], _height_on_object(pg, q["height_frac"])), APPROACH_SPEED, 1.0)
+        # A guarded move: advance until the fingers touch, then press in (or stop short: press < 0).
+        for _ in range(int(0.15 / (q["speed"] * pg.ctrl_dt_s))):
+            if pg.touch_n().sum() > 0:
+                break
+            yield (*(d * q["speed"] * pg.ctrl_dt_s / pg.action_scale_m)[:3], 1.0)
+        yield from _move(pg, pg.hand_target + d * q["press_m"], q["speed"], 1.0)
     elif name == "grasp":
         yield from _grasp(pg, q["height_frac"], q["speed"], q["squeeze"])
     elif name == "lift":

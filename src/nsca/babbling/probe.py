@@ -7,7 +7,8 @@ synthesised impact audio), lifts and shakes. Features:
 - hearing: `audio.audio_features` of each strike (loudness-free spectrum shares, centroid,
   decay), averaged over the strikes;
 - feeling: from lift/shake dynamics: how far the object rose relative to the hand, whether it
-  stayed in hand, and how much it slid in the grip while shaken.
+  stayed in hand, how much it slid in the grip while shaken, and how far the hand sags below
+  its target while holding still (the weight it carries; the hand is softly welded to its target).
 
 A multinomial logistic regression (numpy, L2) is fitted on the training objects and tested on
 the held-out ones: hardness class (soft/medium/hard) from hearing, mass class
@@ -29,7 +30,7 @@ from nsca.priors import state as S
 # (primitive, spawn, params, repeats): moderate fixed settings; only the spawn is random.
 PROBE_PLAN = (
     ("strike", "strike", (0.6, 0.45, 0.5), 3),
-    ("lift", "strike", (0.6, 0.3, 1.0), 2),
+    ("lift", "strike", (0.2, 1.0, 1.0), 2),  # 6 cm at 0.4 m/s, then a still hold
     ("shake", "drop", (0.8, 0.7, 0.0), 2),
 )
 
@@ -53,7 +54,8 @@ def _feel(result: dict) -> np.ndarray:
     rise = (obj[-1, 2] - obj[0, 2]) / rise_hand
     slip = float(np.linalg.norm(rel[-1] - rel[len(rel) // 2]))
     wobble = float(rel.std(0).sum())
-    return np.array([rise, result["competence"], slip, wobble])
+    sag = np.log(max(float(result["hand_lag_m"][2]), 1e-6))
+    return np.array([rise, result["competence"], slip, wobble, sag])
 
 
 def features(catalogue: list[ObjectSpec], results: Iterable[dict]) -> tuple[np.ndarray, np.ndarray]:

@@ -127,6 +127,9 @@ class _Executor:
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
+        for w in _WORKERS.values():
+            w.close()
+        _WORKERS.clear()
 
 
 # ---- shards ------------------------------------------------------------------------------
@@ -226,6 +229,8 @@ def write_schema(root: Path, cols: dict, cfg: BabbleConfig, frames_per_episode: 
 
 # ---- the run -----------------------------------------------------------------------------
 def _check_egl() -> None:
+    """Fail before any work when rendering cannot work (mujoco picks its GL at import)."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         from nsca.envs.objects import make_catalogue
         from nsca.envs.playground import Playground
@@ -261,7 +266,8 @@ def raw_step_rate(seconds: float = 1.0, seed: int = 0) -> float:
 
 
 def run_babble(cfg: BabbleConfig) -> dict:
-    os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco is imported, here and in workers
+    if cfg.render:
+        _check_egl()  # sets MUJOCO_GL=egl unless chosen otherwise, before mujoco is imported
     from tqdm import tqdm
 
     from nsca.babbling.coverage import OUTCOMES, CoverageTracker
@@ -275,8 +281,6 @@ def run_babble(cfg: BabbleConfig) -> dict:
 
     out = Path(cfg.out) if cfg.out else default_babbling_dir()
     ensure_writable_dir(out)
-    if cfg.render:
-        _check_egl()
     writer = ShardWriter(out, cfg.data_config())
     catalogue = make_catalogue(cfg.n_objects, cfg.seed)
     atomic_write_json(out / "objects.json", [o.to_dict() for o in catalogue])

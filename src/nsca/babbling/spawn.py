@@ -16,6 +16,7 @@ from nsca.envs.playground import FINGER_OPEN_M, FINGER_TRAVEL_M, HAND_Z_MIN_M, P
 
 SPAWN_MODES = ("drop", "strike", "push")
 SETTLE_STEPS = 6
+APPROACH_STEPS = 12
 _CLOSED_HALF_M = (PAD_HALF_M[0], 2 * PAD_HALF_M[1])  # the closed fingers' half-size in (x, y)
 
 
@@ -47,11 +48,18 @@ def spawn(pg: Playground, mode: str, rng: np.random.Generator, i: int = 0) -> np
     yaw = rng.uniform(-np.pi, np.pi)
     angle = rng.uniform(-np.pi, np.pi)
     direction = np.array([np.cos(angle), np.sin(angle)])  # from hand towards object
-    gap = rng.uniform(0.02, 0.05) if mode == "strike" else 0.001
+    gap = rng.uniform(0.02, 0.05) if mode == "strike" else 0.0
     reach = support_m((hx, hy), yaw, direction) + support_m(_CLOSED_HALF_M, 0.0, direction) + gap
     obj = np.array([centre[0], centre[1], hz + 0.0005])
     hand = np.array([*(centre - reach * direction), max(hz, HAND_Z_MIN_M)])
     pg.reset(hand, gripper_open=0.0, object_poses=[(obj, _yaw_quat(yaw))])
     for _ in range(SETTLE_STEPS):
         pg.step((0.0, 0.0, 0.0, 1.0))
+    if mode == "push":
+        # Bounding extents overestimate the distance off the box axes: close the gap slowly
+        # (2 mm per step) until the fingers touch.
+        for _ in range(APPROACH_STEPS):
+            if pg.touch_n().sum() > 0:
+                break
+            pg.step((0.2 * direction[0], 0.2 * direction[1], 0.0, 1.0))
     return direction

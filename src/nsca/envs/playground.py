@@ -85,8 +85,8 @@ def scene_xml(objects: Sequence[ObjectSpec], gravity: Sequence[float], gravcomp:
     <geom name="floor" type="plane" size="2 2 0.1" pos="0 0 -0.6" rgba="0.3 0.3 0.35 1"/>
     <geom name="table" type="box" size="{tx} {ty} {tz}" pos="0 0 {-tz}" rgba="0.55 0.5 0.45 1"
           friction="0.6 0.005 0.0001" solref="0.004 1"/>
-    <body name="lookat" pos="0 0 0.04"/>
-    <camera name="front" pos="0.32 -0.32 0.30" mode="targetbody" target="lookat" fovy="50"/>
+    <body name="lookat" pos="0 0 0.07"/>
+    <camera name="front" pos="0.40 -0.40 0.38" mode="targetbody" target="lookat" fovy="45"/>
     <body name="hand_target" mocap="true" pos="0 0 0.3"/>
     <body name="hand" pos="0 0 0.3" gravcomp="1">
       <freejoint name="hand_free"/>
