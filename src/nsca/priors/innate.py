@@ -31,7 +31,7 @@ class PhysicsConstants:
 
     dt_s: float = 0.0125            # control step (frame_skip 5 x 2.5 ms)
     gravity_mps2: float = 9.81
-    rest_z_m: float = 0.02          # object centre height when resting on the table
+    rest_z_m: float = 0.019         # object centre height when resting on the table (puck: 0.0193)
     support_band_m: float = 0.004   # within this of rest_z the object counts as supported
     action_scale_m: float = 0.01    # hand displacement per step for a unit action
     hand_lag: float = 0.35          # share of the gap to the commanded velocity closed per step
@@ -90,14 +90,13 @@ def gravity(state: torch.Tensor, c: PhysicsConstants) -> torch.Tensor:
 
 
 def support(state: torch.Tensor, proposed: torch.Tensor, c: PhysicsConstants) -> torch.Tensor:
-    """Correction to a proposed next state: lift it back onto the table, stop downward motion."""
+    """Correction to a proposed next state: lift it back onto the table. The velocity change is
+    the same correction divided by dt, keeping velocity the finite difference of position."""
     delta = torch.zeros_like(state)
     z_next = proposed[..., OBJ_POS.start + 2 : OBJ_POS.start + 3]
-    vz_next = proposed[..., OBJ_VEL.start + 2 : OBJ_VEL.start + 3]
     penetration = torch.relu(c.rest_z_m - z_next)
     delta[..., OBJ_POS.start + 2 : OBJ_POS.start + 3] = penetration
-    on_table = supported(proposed + delta, c)
-    delta[..., OBJ_VEL.start + 2 : OBJ_VEL.start + 3] = torch.relu(-vz_next) * on_table
+    delta[..., OBJ_VEL.start + 2 : OBJ_VEL.start + 3] = penetration / c.dt_s
     return delta
 
 

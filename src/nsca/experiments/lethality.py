@@ -1,0 +1,287 @@
+"""Phase 0, the lethality test: does an innate physics prior make few-demo learning work?
+
+Grid: conditions (prior 0.9 / 0.5 / 0.1 / none, plus plain BC as the floor) x seeds. A cell
+collects `demos` expert demos on its seed's demo layouts, fits the phase-0 agent and evaluates
+it on the shared evaluation layouts. The verdict follows the seed's table with an explicit rule
+(see VERDICT_RULE).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+
+from nsca.config import field
+from nsca.errors import UsageError
+from nsca.runner import Cell, run_grid
+from nsca.stats import compare, summarize
+from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
+from nsca.utils.provenance import provenance
+
+VERDICT_RULE = (
+    "VALIDATED if mean success(0.9) exceeds mean success(0.5) by more than 20% (relative) and the "
+    "95% bootstrap CI of the difference excludes 0; HURTING if mean(0.1) > mean(0.9) and the 95% "
+    "bootstrap CI of (0.1 - 0.9) excludes 0 (checked first); otherwise TOO WEAK."
+)
+VERDICTS = {
+    "validated": "core hypothesis validated — proceed",
+    "too_weak": "prior mechanism too weak — debug AdaptivePhysicsPrior",
+    "hurting": "priors are hurting — redesign",
+}
+# Fields that do not change any cell's numbers; a rerun may change them freely.
+_RUNTIME_FIELDS = ("workers", "out", "backend", "address")
+
+
+@dataclass(frozen=True)
+class LethalityConfig:
+    task: str = field("pick-place-v2", "Meta-World task (v2 names map to the installed v3)")
+    n_seeds: int = field(5, "seeds per condition")
+    demos: int = field(5, "expert demonstrations per seed")
+    priors: list[str] = field(["0.9", "0.5", "0.1", "none"], "prior weights to compare; 'none' = random-init baseline")
+    bc_floor: bool = field(True, "also run plain MLP BC on the same demos (the floor the baseline must not fall below)")
+    eval_episodes: int = field(50, "evaluation episodes per cell, on layouts disjoint from the demos")
+    episode_steps: int = field(300, "step cap per evaluation episode (the expert needs ~55; Meta-World's cap is 500)")
+    bc_steps: int = field(2000, "gradient steps for the BC policy")
+    world_model_steps: int = field(2000, "gradient steps for the world model")
+    progress_steps: int = field(1000, "gradient steps for the progress (value) model")
+    horizon: int = field(5, "planning horizon (steps)")
+    samples: int = field(64, "MPPI candidate futures per step")
+    noise_std: float = field(0.3, "MPPI action noise std")
+    workers: int = field(2, "parallel worker processes")
+    backend: Literal["local", "ray"] = field("local", "where cells run: local processes or a Ray cluster")
+    address: str | None = field(None, "Ray cluster address (backend=ray)")
+    out: str = field("runs/lethality", "output folder; a rerun with the same config resumes it")
+
+    def validate(self) -> None:
+        for name in ("n_seeds", "demos", "eval_episodes", "episode_steps", "horizon", "samples"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("bc_steps", "world_model_steps", "progress_steps"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
+        if self.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {self.workers}")
+        if self.noise_std < 0:
+            raise UsageError("--noise-std must be >= 0")
+        if not self.priors:
+            raise UsageError("--priors needs at least one value")
+        seen = set()
+        for p in self.priors:
+            parse_prior(p)
+            if p in seen:
+                raise UsageError(f"--priors lists {p} twice")
+            seen.add(p)
+
+
+def parse_prior(text: str) -> float | None:
+    if str(text).lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"prior '{text}' is not a number or 'none'") from None
+    if not np.isfinite(value) or value <= 0:
+        raise UsageError(f"prior must be a positive number (softplus weight) or 'none', got {text}")
+    return value
+
+
+def condition_name(prior: str) -> str:
+    return "none" if prior.lower() == "none" else f"prior_{float(prior):g}"
+
+
+def cell_config(cfg: LethalityConfig, prior: str | None, seed: int) -> dict:
+    """Everything a cell's numbers depend on (and nothing else: workers, paths are excluded)."""
+    return {
+        "task": cfg.task, "seed": seed, "demos": cfg.demos,
+        "prior": prior, "use_planner": prior is not None,
+        "eval_episodes": cfg.eval_episodes, "episode_steps": cfg.episode_steps,
+        "bc_steps": cfg.bc_steps, "world_model_steps": cfg.world_model_steps,
+        "progress_steps": cfg.progress_steps, "horizon": cfg.horizon,
+        "samples": cfg.samples, "noise_std": cfg.noise_std,
+    }
+
+
+def run_cell(c: dict, cell_dir: Path) -> dict:
+    """One (condition, seed): demos -> fit agent -> evaluate. Pure given its config."""
+    import torch
+
+    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout
+    from nsca.learning.agent import AgentConfig, Phase0Agent
+    from nsca.learning.planner import PlannerConfig
+    from nsca.utils.seeding import seed_everything
+
+    seed_everything(c["seed"])
+    env = MetaWorldTask(c["task"])
+    t0 = time.time()
+    demos = load_or_collect_demos(c["task"], c["seed"], c["demos"], env=env)
+    prior = parse_prior(c["prior"]) if c["prior"] is not None else None
+    use_planner = c["use_planner"]
+    agent_cfg = AgentConfig(
+        prior=prior, use_planner=use_planner, bc_steps=c["bc_steps"],
+        world_model_steps=c["world_model_steps"] if use_planner else 0,
+        progress_steps=c["progress_steps"] if use_planner else 0,
+        planner=PlannerConfig(horizon=c["horizon"], samples=c["samples"], noise_std=c["noise_std"]),
+    )
+    agent = Phase0Agent(agent_cfg, seed=c["seed"], dt_s=env.dt_s)
+    init_weight = float(agent.world_model.prior_weight)
+    train = agent.fit(demos)
+    t_train = time.time() - t0
+    episodes = []
+    for i, layout in enumerate(eval_layout_seeds(c["eval_episodes"])):
+        agent.reset(i)
+        ep = rollout(env, layout, agent.act, max_steps=c["episode_steps"])
+        episodes.append({"layout_seed": layout, "success": ep.success, "steps": ep.length,
+                         "return": float(ep.rewards.sum())})
+    env.close()
+    atomic_write_text(cell_dir / "episodes.jsonl", "".join(json.dumps(e) + "\n" for e in episodes))
+    del torch
+    return {
+        "success_rate": float(np.mean([e["success"] for e in episodes])),
+        "mean_episode_steps": float(np.mean([e["steps"] for e in episodes])),
+        "mean_return": float(np.mean([e["return"] for e in episodes])),
+        "prior_weight_init": init_weight,
+        "prior_weight_final": train["prior_weight"],
+        "train": train,
+        "timing_s": {"train": round(t_train, 2), "eval": round(time.time() - t0 - t_train, 2)},
+    }
+
+
+def _conditions(cfg: LethalityConfig) -> list[tuple[str, str | None]]:
+    conds = [(condition_name(p), p) for p in cfg.priors]
+    if cfg.bc_floor:
+        conds.append(("bc", None))
+    return conds
+
+
+def _check_out(cfg: LethalityConfig, out: Path) -> None:
+    saved = read_json(out / "config.json")
+    if saved is None:
+        return
+    mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _RUNTIME_FIELDS}
+    theirs = {k: v for k, v in saved.items() if k not in _RUNTIME_FIELDS}
+    diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    if diff:
+        raise UsageError(f"{out} holds a lethality run with a different config (differs in: {', '.join(diff)}); "
+                         "choose another --out or rerun with the same settings to resume")
+
+
+def run_lethality(cfg: LethalityConfig) -> dict:
+    from nsca.envs.metaworld import resolve_task
+
+    resolve_task(cfg.task)  # fail fast on an unknown task, before anything is written
+    out = ensure_writable_dir(cfg.out)
+    _check_out(cfg, out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
+    cells = [Cell(name, seed, cell_config(cfg, prior, seed)) for name, prior in _conditions(cfg) for seed in range(cfg.n_seeds)]
+    t0 = time.time()
+    records = run_grid("nsca.experiments.lethality:run_cell", cells, out, workers=cfg.workers,
+                       backend=cfg.backend, address=cfg.address, desc="lethality cells")
+    report = build_report(cfg, records)
+    report["wall_time_s"] = round(time.time() - t0, 1)
+    report["provenance"] = provenance()
+    write_report(out, report)
+    return report
+
+
+def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
+    by_cond: dict[str, list[dict]] = {}
+    for r in records:
+        by_cond.setdefault(r["condition"], []).append(r)
+    table = {}
+    for name, rs in by_cond.items():
+        rates = [r["metrics"]["success_rate"] for r in rs]
+        table[name] = {
+            **summarize(rates),
+            "per_seed": rates,
+            "prior_weight_final": float(np.mean([r["metrics"]["prior_weight_final"] for r in rs])),
+        }
+    rates = {k: v["per_seed"] for k, v in table.items()}
+    comparisons = {}
+    for a, b in [("prior_0.9", "prior_0.5"), ("prior_0.1", "prior_0.9"), ("prior_0.9", "none"), ("none", "bc")]:
+        if a in rates and b in rates:
+            comparisons[f"{a} vs {b}"] = compare(rates[a], rates[b])
+    return {
+        "task": cfg.task, "demos": cfg.demos, "n_seeds": cfg.n_seeds, "eval_episodes": cfg.eval_episodes,
+        "table": table, "comparisons": comparisons, **verdict(comparisons),
+    }
+
+
+def verdict(comparisons: dict) -> dict:
+    hi_lo = comparisons.get("prior_0.9 vs prior_0.5")
+    low_hi = comparisons.get("prior_0.1 vs prior_0.9")
+    if hi_lo is None or low_hi is None:
+        return {"verdict": "not_applicable", "verdict_text": "verdict needs priors 0.9, 0.5 and 0.1", "verdict_rule": VERDICT_RULE}
+    if low_hi["diff_abs"] > 0 and low_hi["diff_ci95"][0] > 0:
+        key = "hurting"
+    elif hi_lo["diff_rel"] > 0.2 and hi_lo["diff_ci95"][0] > 0:
+        key = "validated"
+    else:
+        key = "too_weak"
+    return {"verdict": key, "verdict_text": VERDICTS[key], "verdict_rule": VERDICT_RULE}
+
+
+def format_report(report: dict) -> str:
+    lines = [f"Lethality test: {report['task']}, {report['demos']} demos, {report['n_seeds']} seeds, "
+             f"{report['eval_episodes']} eval episodes per cell", "",
+             f"{'condition':<11} {'success':>8} {'std':>6} {'95% CI':>15} {'IQM':>6} {'prior_w':>8}  per seed"]
+    for name, row in report["table"].items():
+        ci = f"[{row['ci95_low']:.2f}, {row['ci95_high']:.2f}]"
+        seeds = " ".join(f"{x:.2f}" for x in row["per_seed"])
+        lines.append(f"{name:<11} {row['mean']:>8.3f} {row['std']:>6.3f} {ci:>15} {row['iqm']:>6.3f} {row['prior_weight_final']:>8.3f}  {seeds}")
+    lines.append("")
+    for name, c in report["comparisons"].items():
+        lines.append(f"{name}: diff {c['diff_abs']:+.3f} abs, {c['diff_rel']:+.1%} rel, 95% CI [{c['diff_ci95'][0]:+.3f}, "
+                     f"{c['diff_ci95'][1]:+.3f}], Welch p={c['p_welch']:.3g}, Mann-Whitney p={c['p_mann_whitney']:.3g}, d={c['cohens_d']:.2f}")
+    lines += ["", f"Verdict: {report['verdict_text']}", f"Rule: {report['verdict_rule']}"]
+    if "wall_time_s" in report:
+        lines.append(f"Wall time: {report['wall_time_s']:.0f} s")
+    return "\n".join(lines)
+
+
+def write_report(out: Path, report: dict) -> None:
+    atomic_write_json(out / "results.json", report)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["condition", "n", "mean", "std", "ci95_low", "ci95_high", "iqm", "prior_weight_final", "per_seed"])
+    for name, row in report["table"].items():
+        w.writerow([name, row["n"], row["mean"], row["std"], row["ci95_low"], row["ci95_high"], row["iqm"],
+                    row["prior_weight_final"], " ".join(f"{x:.4f}" for x in row["per_seed"])])
+    atomic_write_text(out / "results.csv", buf.getvalue())
+    atomic_write_text(out / "report.txt", format_report(report) + "\n")
+    plot_report(out / "success.png", report)
+
+
+def plot_report(path: Path, report: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["table"])
+    rows = [report["table"][n] for n in names]
+    fig, ax = plt.subplots(figsize=(1.4 * len(names) + 2, 3.6))
+    means = [r["mean"] for r in rows]
+    err = np.array([[r["mean"] - r["ci95_low"] for r in rows], [r["ci95_high"] - r["mean"] for r in rows]])
+    ax.bar(names, means, yerr=err, capsize=5, color="#8fb3d9", edgecolor="#2c5d8f")
+    for i, r in enumerate(rows):
+        xs = np.full(len(r["per_seed"]), i) + np.linspace(-0.15, 0.15, len(r["per_seed"]))
+        ax.scatter(xs, r["per_seed"], color="k", s=12, zorder=3)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate (95% bootstrap CI)")
+    ax.set_title(f"{report['task']}, {report['demos']} demos: {report['verdict_text']}", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

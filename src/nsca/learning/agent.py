@@ -1,0 +1,132 @@
+"""The phase-0 agent: BC policy + progress model + AdaptivePhysicsPrior world model + MPPI.
+
+All three networks are learned from the same few demos. Conditions differ only in the world
+model's prior (`0.9`, `0.5`, `0.1`, or `None` = random-init baseline with no prior term), and
+with the same seed they share the BC policy, progress model and planner noise bit for bit, so
+any difference in success is caused by the world model. `use_planner=False` is plain BC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from nsca.envs.metaworld import Episode, goal, object_state
+from nsca.learning.bc import BCPolicy, Normalizer, train_regressor
+from nsca.learning.planner import PlannerConfig, mppi_action
+from nsca.priors.adaptive import AdaptivePhysicsPrior, mlp
+from nsca.priors.innate import PhysicsConstants
+from nsca.priors.state import HAND_POS, OBJ_POS, STATE_DIM
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    prior: float | None = 0.9
+    use_planner: bool = True
+    hidden: int = 256
+    lr: float = 1e-3
+    bc_steps: int = 2000
+    bc_input_noise: float = 0.05
+    world_model_steps: int = 2000
+    progress_steps: int = 1000
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+
+
+class ProgressModel(torch.nn.Module):
+    """How far along a demonstration a state looks, in [0, 1]: the planner's value function."""
+
+    def __init__(self, obs_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.norm = Normalizer(obs_dim)
+        self.net = mlp(obs_dim, 1, hidden, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(self.norm(x)))
+
+
+def features(state: torch.Tensor, goal_pos: torch.Tensor) -> torch.Tensor:
+    """Policy / progress input: the state, the goal, and the object-centric relations between
+    them (object relative to hand, goal relative to object), which transfer across layouts."""
+    rel_obj = state[..., OBJ_POS] - state[..., HAND_POS]
+    rel_goal = goal_pos - state[..., OBJ_POS]
+    return torch.cat([state, goal_pos, rel_obj, rel_goal], -1)
+
+
+FEATURE_DIM = STATE_DIM + 9
+
+
+def demo_arrays(demos: list[Episode], dt_s: float) -> dict[str, torch.Tensor]:
+    states, nexts, actions, goals, progress = [], [], [], [], []
+    for ep in demos:
+        s = object_state(ep.obs, dt_s)
+        states.append(s[:-1])
+        nexts.append(s[1:])
+        actions.append(ep.actions)
+        goals.append(goal(ep.obs[:-1]))
+        progress.append(np.arange(1, ep.length + 1, dtype=np.float32) / ep.length)
+    cat = lambda xs: torch.as_tensor(np.concatenate(xs), dtype=torch.float32)  # noqa: E731
+    return {"state": cat(states), "next_state": cat(nexts), "action": cat(actions), "goal": cat(goals), "progress": cat(progress)}
+
+
+class Phase0Agent:
+    def __init__(self, cfg: AgentConfig, seed: int, dt_s: float = 0.0125) -> None:
+        self.cfg = cfg
+        self.seed = seed
+        self.dt_s = dt_s
+        torch.manual_seed(seed)
+        obs_dim = FEATURE_DIM
+        self.policy = BCPolicy(obs_dim, hidden=cfg.hidden)
+        self.progress = ProgressModel(obs_dim, cfg.hidden)
+        self.world_model = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=PhysicsConstants(dt_s=dt_s))
+        self._noise = torch.Generator().manual_seed(seed)
+
+    def fit(self, demos: list[Episode]) -> dict:
+        d = demo_arrays(demos, self.dt_s)
+        x = features(d["state"], d["goal"])
+        gen = torch.Generator().manual_seed(self.seed)
+        self.policy.norm.fit(x)
+        self.progress.norm.fit(x)
+        self.world_model.set_normalization(d["state"], d["next_state"])
+        bc = train_regressor(self.policy, x, d["action"], self.cfg.bc_steps, self.cfg.lr,
+                             input_noise=self.cfg.bc_input_noise, generator=gen)
+        pr = train_regressor(self.progress, x, d["progress"][:, None], self.cfg.progress_steps, self.cfg.lr, generator=gen)
+        wm = self._fit_world_model(d, gen)
+        for m in (self.policy, self.progress, self.world_model):
+            m.eval()
+        return {
+            "bc_loss": float(np.mean(bc[-50:])),
+            "progress_loss": float(np.mean(pr[-50:])),
+            "world_model_loss": float(np.mean(wm[-50:])),
+            "prior_weight": float(self.world_model.prior_weight),
+            "demo_transitions": int(x.shape[0]),
+        }
+
+    def _fit_world_model(self, d: dict, gen: torch.Generator) -> list[float]:
+        wm = self.world_model
+        opt = torch.optim.AdamW(wm.parameters(), lr=self.cfg.lr, weight_decay=1e-4)
+        n = d["state"].shape[0]
+        losses = []
+        for _ in range(self.cfg.world_model_steps):
+            idx = torch.randint(0, n, (min(256, n),), generator=gen)
+            loss = wm.loss(d["state"][idx], d["action"][idx], d["next_state"][idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    def reset(self, episode_seed: int) -> None:
+        """Planner noise depends only on (agent seed, episode), identical across conditions."""
+        self._noise.manual_seed(self.seed * 1_000_003 + episode_seed)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        s = torch.as_tensor(object_state(obs, self.dt_s))
+        g = torch.as_tensor(goal(obs))
+        with torch.no_grad():
+            if not self.cfg.use_planner:
+                a = self.policy(features(s, g)[None])[0]
+            else:
+                a = mppi_action(self.world_model, self.policy, self.progress, s[None], g[None], self.cfg.planner, features, self._noise)
+        return a.clamp(-1, 1).numpy()
