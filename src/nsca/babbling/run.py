@@ -357,7 +357,7 @@ def run_babble(cfg: BabbleConfig) -> dict:
 
     stats = compute_stats(out, ["state", "action", "params", "competence", "mass_kg", "peak_impulse_ns"])
     atomic_write_json(out / "stats.json", stats)
-    raw = raw_step_rate(seed=cfg.seed)
+    raw = raw_step_rate(seconds=float(np.clip(gen_time / 30, 0.2, 2.0)), seed=cfg.seed)
     summary = {
         "steps": cfg.steps,
         "affordance_coverage": coverage.coverage(),
