@@ -73,12 +73,15 @@ class Worker:
         spawn_steps = int(round(pg.data.time / pg.ctrl_dt_s))  # reset zeroes the clock
         ctrl = controller(spec.primitive, pg, np.asarray(spec.params), direction)
         T = self.n_steps
-        states = np.empty((T + 1, S.STATE_DIM))
-        quats = np.empty((T + 1, 4))
+        qpos_idx, qvel_idx = pg.record_indices(0)
+        touch_idx = pg.touch_index
+        qpos_rows = np.empty((T + 1, len(qpos_idx)))
+        qvel_rows = np.empty((T + 1, len(qvel_idx)))
         touch = np.empty((T + 1, 3))
         actions = np.zeros((T, 4))
         frames = []
-        states[0], quats[0], touch[0] = pg.object_state(0), pg.object_quat(0), pg.touch_n()
+        d = pg.data
+        qpos_rows[0], qvel_rows[0], touch[0] = d.qpos[qpos_idx], d.qvel[qvel_idx], d.sensordata[touch_idx]
         hold = (0.0, 0.0, 0.0, 1.0)
         for t in range(T):
             if ctrl is not None:
@@ -89,12 +92,13 @@ class Worker:
             else:
                 a = hold
             actions[t] = a
-            pg.step(a)
-            states[t + 1], quats[t + 1], touch[t + 1] = pg.object_state(0), pg.object_quat(0), pg.touch_n()
             if self.render and t % self.record_every == 0:
-                frames.append(pg.render(self.image_size))
+                frames.append(pg.render(self.image_size))  # the frame of state t
+            pg.step(a)
+            qpos_rows[t + 1], qvel_rows[t + 1], touch[t + 1] = d.qpos[qpos_idx], d.qvel[qvel_idx], d.sensordata[touch_idx]
         if self.render:
             frames.append(pg.render(self.image_size))
+        states, quats = pg.states_from_record(qpos_rows, qvel_rows)
         vel = states[:, S.OBJ_VEL]
         g_eff = np.asarray(self.gravity) * pg.ctrl_dt_s
         dv = np.linalg.norm(vel[1:] - vel[:-1] - g_eff, axis=1)

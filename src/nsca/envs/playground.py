@@ -186,7 +186,8 @@ class Playground:
 
     def gripper_open(self) -> float:
         """1 = fully open, 0 = fingers touching."""
-        return float(1.0 - self.data.qpos[self._finger_q].mean() / FINGER_TRAVEL_M)
+        q = self.data.qpos
+        return 1.0 - (q[self._finger_q[0]] + q[self._finger_q[1]]) / (2 * FINGER_TRAVEL_M)
 
     def object_pos(self, i: int = 0) -> np.ndarray:
         a = self._obj_qpos[i]
@@ -215,6 +216,29 @@ class Playground:
         out[S.OBJ_POS] = self.data.qpos[a:a + 3]
         out[S.OBJ_VEL] = self.data.qvel[v:v + 3]
         return out
+
+    def record_indices(self, i: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(qpos, qvel) indices for fast per-step recording of object i; `states_from_record`
+        turns the recorded rows into object-centric states and quaternions."""
+        h, hv, a, v = self._hand_q, self._hand_v, self._obj_qpos[i], self._obj_qvel[i]
+        qpos_idx = np.r_[h:h + 3, self._finger_q, a:a + 7]    # hand pos, fingers, obj pos + quat
+        qvel_idx = np.r_[hv:hv + 3, v:v + 3]                   # hand vel, obj vel
+        return qpos_idx, qvel_idx
+
+    @staticmethod
+    def states_from_record(qpos_rows: np.ndarray, qvel_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(states (N, 13), quats (N, 4)) from rows recorded with `record_indices`."""
+        states = np.empty((len(qpos_rows), S.STATE_DIM))
+        states[:, S.HAND_POS] = qpos_rows[:, 0:3]
+        states[:, S.HAND_VEL] = qvel_rows[:, 0:3]
+        states[:, S.GRIPPER] = 1.0 - qpos_rows[:, 3:5].mean(1, keepdims=True) / FINGER_TRAVEL_M
+        states[:, S.OBJ_POS] = qpos_rows[:, 5:8]
+        states[:, S.OBJ_VEL] = qvel_rows[:, 3:6]
+        return states, qpos_rows[:, 8:12].copy()
+
+    @property
+    def touch_index(self) -> np.ndarray:
+        return self._touch
 
     def contacts(self, i: int = 0) -> tuple[bool, bool, bool]:
         """(object touches the hand, touches both finger pads, touches the table), from contacts.
