@@ -24,7 +24,7 @@ class TrainConfig:
     synthetic_size: int = field(512, "items in the synthetic data set")
     babbling_steps: int = field(0, "generate babbling data first until the dataset holds this many steps (0 = use what exists)")
     shuffle_block: int = field(
-        0, "0 = full shuffle; N = shuffle blocks of N consecutive items, then items within 4 blocks (fast parquet reads)"
+        0, "0 = full shuffle; N = visit blocks of N consecutive items in random order, shuffled within (fast parquet reads)"
     )
     epochs: int = field(10, "passes over the training data")
     max_steps: int = field(0, "stop after this many optimiser steps in total (0 = no limit)")
