@@ -67,13 +67,15 @@ def test_proposals_are_deterministic():
 def test_coverage_counts_only_meaningful_outcomes():
     cov = CoverageTracker(n_objects=2, n_primitives=2)
     cov.update(0, 0, OUTCOMES.index("missed"))
-    cov.update(0, 1, OUTCOMES.index("touched"))
+    cov.update(0, 1, OUTCOMES.index("touched"), competence=0.0)
     assert cov.coverage() == 0.0
     cov.update(0, 0, OUTCOMES.index("slid"))
     cov.update(1, 1, OUTCOMES.index("lifted"))
     assert cov.coverage() == 0.5
-    assert cov.histogram()["slid"] == 1 and sum(cov.histogram().values()) == 4
-    np.testing.assert_allclose(cov.coverage_by_primitive(), [0.5, 0.5])
+    cov.update(1, 0, OUTCOMES.index("touched"), competence=1.0)  # a reach that did its job
+    assert cov.coverage() == 0.75
+    assert cov.histogram()["slid"] == 1 and sum(cov.histogram().values()) == 5
+    np.testing.assert_allclose(cov.coverage_by_primitive(), [1.0, 0.5])
     assert "touched" not in MEANINGFUL and "missed" not in MEANINGFUL
 
 

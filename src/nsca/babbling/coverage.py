@@ -16,9 +16,11 @@ sensors, in this priority order (the first that applies wins):
 | touched | the hand touched it; nothing else happened |
 | missed  | no contact, no motion |
 
-A cell's affordance is "experienced" once one of its interactions has a meaningful outcome:
-anything but `touched` and `missed` (the object has to respond). Affordance coverage is the
-share of experienced cells; the gate of the babbling phase is > 80 %.
+An interaction has a meaningful outcome when the object responded (any label but `touched`
+and `missed`) or the primitive achieved its goal (competence >= 0.5: a reach that ends touching
+the object without knocking it is what `reach` is for). A cell's affordance is "experienced"
+once one of its interactions had a meaningful outcome. Affordance coverage is the share of
+experienced cells; the gate of the babbling phase is > 80 %.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ OUTCOMES = ("lifted", "held", "bounced", "fell", "toppled", "rolled", "slid", "i
 MEANINGFUL = frozenset(OUTCOMES) - {"touched", "missed"}
 MEANINGFUL_MASK = np.array([o in MEANINGFUL for o in OUTCOMES])
 COVERAGE_GATE = 0.8
+GOAL_COMPETENCE = 0.5
+
+
+def is_meaningful(outcome: int, competence: float) -> bool:
+    return bool(MEANINGFUL_MASK[outcome] or competence >= GOAL_COMPETENCE)
 
 
 def _up_axis(quat: np.ndarray) -> np.ndarray:
@@ -70,16 +77,24 @@ class CoverageTracker:
 
     def __init__(self, n_objects: int, n_primitives: int) -> None:
         self.counts = np.zeros((n_objects, n_primitives, len(OUTCOMES)), dtype=np.int64)
+        self.meaningful = np.zeros((n_objects, n_primitives), dtype=np.int64)
+        self.goal = np.zeros((n_objects, n_primitives), dtype=np.int64)
 
-    def update(self, object_id: int, primitive: int, outcome: int) -> None:
+    def update(self, object_id: int, primitive: int, outcome: int, competence: float = 0.0) -> None:
         self.counts[object_id, primitive, outcome] += 1
+        self.meaningful[object_id, primitive] += is_meaningful(outcome, competence)
+        self.goal[object_id, primitive] += competence >= GOAL_COMPETENCE
 
     def experienced(self) -> np.ndarray:
         """(objects, primitives) bool: the cell has had a meaningful outcome."""
-        return self.counts[:, :, MEANINGFUL_MASK].sum(-1) > 0
+        return self.meaningful > 0
 
     def coverage(self) -> float:
         return float(self.experienced().mean())
+
+    def goal_coverage(self) -> float:
+        """Stricter: share of cells where the primitive achieved its own goal at least once."""
+        return float((self.goal > 0).mean())
 
     def coverage_by_primitive(self) -> np.ndarray:
         return self.experienced().mean(0)

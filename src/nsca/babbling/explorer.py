@@ -50,9 +50,9 @@ class LearningProgressExplorer:
         return object_id * len(self.primitives) + self.primitives.index(primitive)
 
     # ---- learning progress -------------------------------------------------------------
-    def learning_progress(self) -> np.ndarray:
-        """(n_objects, n_primitives) LP; cells with too short a history get the max LP seen
-        (optimism), so every cell is tried before it can fade."""
+    def learning_progress(self, optimistic: bool = True) -> np.ndarray:
+        """(n_objects, n_primitives) LP. Cells with fewer than 4 scores get the largest possible
+        LP, 1 (optimism: every cell is tried before it can fade), or NaN with optimistic=False."""
         lp = np.full(len(self.history), np.nan)
         w = self.window
         for i, h in enumerate(self.history):
@@ -63,8 +63,8 @@ class LearningProgressExplorer:
             old, new = a[-2 * half:-half], a[-half:]
             noise = NOISE_Z * np.sqrt((old.var() + new.var()) / half)
             lp[i] = max(0.0, abs(new.mean() - old.mean()) - noise)
-        optimistic = np.nanmax(lp) if np.isfinite(lp).any() else 1.0
-        lp = np.where(np.isnan(lp), max(optimistic, 1e-3), lp)
+        if optimistic:
+            lp = np.where(np.isnan(lp), 1.0, lp)
         return lp.reshape(self.n_objects, len(self.primitives))
 
     def competence(self) -> np.ndarray:
@@ -110,14 +110,20 @@ class LearningProgressExplorer:
             self.elites[cell].append(tuple(params))
 
     def table(self) -> dict:
-        """A compact view for logs: per-primitive mean LP / competence and the top cells."""
-        lp, comp = self.learning_progress(), self.competence()
-        top = np.argsort(lp.ravel())[::-1][:5]
+        """A compact view for logs: per-primitive mean LP (of cells with a measured LP) and
+        competence, the share of cells with LP > 0, and the top cells."""
+        lp, comp = self.learning_progress(optimistic=False), self.competence()
+        ranked = np.nan_to_num(lp.ravel(), nan=-1.0)
+        top = np.argsort(ranked)[::-1][:5]
+
+        def mean(v: np.ndarray) -> float | None:
+            return float(np.nanmean(v)) if np.isfinite(v).any() else None
+
         return {
-            "lp_by_primitive": {p: float(lp[:, i].mean()) for i, p in enumerate(self.primitives)},
-            "competence_by_primitive": {p: float(np.nanmean(comp[:, i])) if np.isfinite(comp[:, i]).any() else None
-                                        for i, p in enumerate(self.primitives)},
+            "lp_by_primitive": {p: mean(lp[:, i]) for i, p in enumerate(self.primitives)},
+            "learning_cells_share": float((np.nan_to_num(lp) > 0).mean()),
+            "competence_by_primitive": {p: mean(comp[:, i]) for i, p in enumerate(self.primitives)},
             "top_cells": [{"object_id": int(c // len(self.primitives)),
                            "primitive": self.primitives[c % len(self.primitives)],
-                           "lp": float(lp.ravel()[c])} for c in top],
+                           "lp": float(ranked[c])} for c in top if ranked[c] >= 0],
         }

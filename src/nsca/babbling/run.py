@@ -135,7 +135,7 @@ class _Executor:
 # ---- shards ------------------------------------------------------------------------------
 def episode_columns(results: list[dict], catalogue, frames_per_episode: int, record_every: int) -> dict:
     """The shard's columns (see nsca.data.store) from a batch of interaction results."""
-    from nsca.babbling.coverage import MEANINGFUL_MASK
+    from nsca.babbling.coverage import is_meaningful
     from nsca.babbling.primitives import PRIMITIVES
     from nsca.babbling.spawn import SPAWN_MODES
     from nsca.envs.objects import MATERIALS
@@ -166,7 +166,7 @@ def episode_columns(results: list[dict], catalogue, frames_per_episode: int, rec
         "phase": per_episode([s.phase for s in specs], np.int8),
         "seed": per_episode([s.seed for s in specs], np.int64),
         "outcome": per_episode([r["outcome"] for r in results], np.int8),
-        "meaningful": per_episode([MEANINGFUL_MASK[r["outcome"]] for r in results], bool),
+        "meaningful": per_episode([is_meaningful(r["outcome"], r["competence"]) for r in results], bool),
         "competence": per_episode([r["competence"] for r in results], np.float32),
         "material": per_episode([materials.index(o.material) for o in objs], np.int8),
         "hardness_class": per_episode([o.hardness_class for o in objs], np.int8),
@@ -190,7 +190,7 @@ DESCRIPTIONS = {
     "primitive": "affordance primitive id (labels.primitive)", "spawn": "spawn mode id (labels.spawn)",
     "params": "primitive parameters in [0, 1] (nsca.babbling.primitives.decode)",
     "phase": "0 random exploration, 1 competence-driven", "seed": "the interaction's seed",
-    "outcome": "outcome label id (labels.outcome)", "meaningful": "outcome counts for affordance coverage",
+    "outcome": "outcome label id (labels.outcome)", "meaningful": "the object responded or the primitive reached its goal (counts for coverage)",
     "competence": "how well the primitive achieved its goal, in [0, 1]", "material": "material id (labels.material)",
     "hardness_class": "0 soft, 1 medium, 2 hard", "mass_kg": "object mass", "mass_class": "0 light (<0.1 kg), 1 medium, 2 heavy (>=0.4 kg)",
     "peak_impulse_ns": "largest impulse on the object in one control step, N*s",
@@ -299,7 +299,7 @@ def run_babble(cfg: BabbleConfig) -> dict:
         cols = {c: column_to_numpy(t.column(c))[first] for c in ("object_id", "primitive", "params", "competence", "outcome")}
         for o, p, prm, c, oc in zip(cols["object_id"], cols["primitive"], cols["params"], cols["competence"], cols["outcome"]):
             explorer.update(int(o), PRIMITIVES[int(p)], tuple(float(x) for x in prm), float(c))
-            coverage.update(int(o), int(p), int(oc))
+            coverage.update(int(o), int(p), int(oc), float(c))
         lp_history.append({"episodes": k * cfg.shard_size + episodes[k], "coverage": coverage.coverage(), **explorer.table()})
 
     workers = cfg.workers or os.cpu_count() or 1
@@ -322,7 +322,7 @@ def run_babble(cfg: BabbleConfig) -> dict:
             for r in executor.map([("train", s) for s in specs]):
                 results.append(r)
                 ctrl_steps += r["ctrl_steps"]
-                coverage.update(r["spec"].object_id, PRIMITIVES.index(r["spec"].primitive), r["outcome"])
+                coverage.update(r["spec"].object_id, PRIMITIVES.index(r["spec"].primitive), r["outcome"], r["competence"])
                 bar.update(1)
                 if len(results) % 50 == 0:
                     rate = ctrl_steps / (time.perf_counter() - t0)
@@ -338,7 +338,8 @@ def run_babble(cfg: BabbleConfig) -> dict:
             lp_history.append({"episodes": k * cfg.shard_size + episodes[k], "coverage": coverage.coverage(), **table})
             logger.log(k * cfg.shard_size + episodes[k], coverage=coverage.coverage(),
                        ctrl_steps_per_s=ctrl_steps / (time.perf_counter() - t0),
-                       **{f"lp/{p}": v for p, v in table["lp_by_primitive"].items()})
+                       goal_coverage=coverage.goal_coverage(), learning_cells_share=table["learning_cells_share"],
+                       **{f"lp/{p}": v for p, v in table["lp_by_primitive"].items() if v is not None})
             atomic_write_json(out / "learning_progress.json", lp_history)
         gen_time = time.perf_counter() - t0
         bar.close()
@@ -362,6 +363,8 @@ def run_babble(cfg: BabbleConfig) -> dict:
         "steps": cfg.steps,
         "affordance_coverage": coverage.coverage(),
         "coverage_gate": 0.8,
+        "goal_coverage": coverage.goal_coverage(),
+        "goal_coverage_by_primitive": dict(zip(PRIMITIVES, map(float, (coverage.goal > 0).mean(0)))),
         "coverage_by_primitive": dict(zip(PRIMITIVES, map(float, coverage.coverage_by_primitive()))),
         "outcome_histogram": coverage.histogram(),
         "cells": int(coverage.experienced().size),
@@ -396,12 +399,14 @@ def plot_summary(out: Path, lp_history: list[dict], summary: dict) -> None:
     fig, axes = plt.subplots(1, 4, figsize=(20, 4))
     if lp_history:
         x = [h["episodes"] for h in lp_history]
+        nan = float("nan")
         for p in lp_history[-1]["lp_by_primitive"]:
-            axes[0].plot(x, [h["lp_by_primitive"][p] for h in lp_history], label=p)
-            axes[1].plot(x, [h["competence_by_primitive"][p] for h in lp_history], label=p)
+            axes[0].plot(x, [h["lp_by_primitive"][p] if h["lp_by_primitive"][p] is not None else nan for h in lp_history], label=p)
+            axes[1].plot(x, [h["competence_by_primitive"][p] if h["competence_by_primitive"][p] is not None else nan
+                             for h in lp_history], label=p)
         axes[2].plot(x, [h["coverage"] for h in lp_history], color="k")
     axes[2].axhline(0.8, ls="--", color="r", label="gate 80%")
-    axes[0].set(title="mean learning progress per primitive", xlabel="interactions")
+    axes[0].set(title="mean learning progress per primitive (measured cells)", xlabel="interactions")
     axes[1].set(title="mean recent competence per primitive", xlabel="interactions")
     axes[2].set(title="affordance coverage", xlabel="interactions", ylim=(0, 1.02))
     hist = summary["outcome_histogram"]

@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     s = run_babble(cfg)
     speed = s["speed"]
     print(f"affordance coverage {s['affordance_coverage']:.1%} of {s['cells']} (object, primitive) cells "
-          f"(gate > 80%: {'PASS' if s['affordance_coverage'] > 0.8 else 'FAIL'})")
+          f"(gate > 80%: {'PASS' if s['affordance_coverage'] > 0.8 else 'FAIL'}); "
+          f"goal reached in {s['goal_coverage']:.1%} of cells")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in s["outcome_histogram"].items()))
     if s["grounding_probe"]:
         g = s["grounding_probe"]
