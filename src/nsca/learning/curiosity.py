@@ -46,8 +46,8 @@ class _ErrorHistory:
         return float(np.mean(r)) if r else math.inf
 
 
-def _decrease_lcb(older: list[float], newer: list[float], z: float) -> tuple[float, float]:
-    """(mean(older) - mean(newer), its standard error); Welch-style, both windows non-empty."""
+def _decrease(older, newer) -> tuple[float, float]:
+    """(mean(older) - mean(newer), its Welch standard error); both windows non-empty."""
     a, b = np.asarray(older), np.asarray(newer)
     diff = float(a.mean() - b.mean())
     se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size) if min(a.size, b.size) > 1 else math.inf
@@ -66,33 +66,37 @@ class NaiveCuriosityReward(_ErrorHistory):
 class RobustCuriosityReward(_ErrorHistory):
     """Reward = recent prediction error x learnability, learnability in [0, 1].
 
-    learnability = (e_first - e_recent - z * se) / e_first, clipped to [0, 1]: the share of
-    the source's first-contact error that learning has *significantly* removed. A source whose
-    error does not fall (random static) gets learnability 0 and so reward 0, however large
-    its error; a source being learned keeps paying its (falling) error.
+    learnability = 1 - exp(-lcb), where lcb is the lower confidence bound (z standard errors)
+    of the fall in mean log-error from the source's first `window` errors to its last `window`:
+    the share of its first-contact error that learning has *significantly* removed, counted
+    only from `min_learnability` up (the first visits' estimates are noisy, so a few percent of
+    "progress" on static is chance, not learning). Log errors
+    make the test scale-free and their noise roughly constant, so one wild first error does not
+    hide a fall of orders of magnitude. A source whose error does not fall (random static) gets
+    learnability 0 and so reward 0, however large its error; a source being learned keeps
+    paying its (falling) error.
     """
 
-    def __init__(self, n_sources: int, window: int = 5, z: float = 2.0) -> None:
+    def __init__(self, n_sources: int, window: int = 5, z: float = 2.0, min_learnability: float = 0.5) -> None:
         super().__init__(n_sources, window)
         self.z = z
+        self.min_learnability = min_learnability
 
     def learning_progress(self, source: int) -> float:
         """IAC learning progress: mean error of the older window minus the recent window."""
         r = list(self.recent[source])
         if len(r) < 2 * self.window:
             return float("nan")
-        return _decrease_lcb(r[: self.window], r[self.window :], self.z)[0]
+        return _decrease(r[: self.window], r[self.window :])[0]
 
     def learnability(self, source: int) -> float:
         if not self.measured(source):
             return float("nan")
-        first = self.first[source]
+        log = lambda xs: np.log(np.maximum(np.asarray(xs, dtype=float), 1e-12))  # noqa: E731
         recent = list(self.recent[source])[-self.window :]
-        diff, se = _decrease_lcb(first, recent, self.z)
-        ref = float(np.mean(first))
-        if ref <= 0:
-            return 0.0
-        return float(np.clip((diff - self.z * se) / ref, 0.0, 1.0))
+        diff, se = _decrease(log(self.first[source]), log(recent))
+        share = 1.0 - math.exp(-(diff - self.z * se))
+        return float(share) if share >= self.min_learnability else 0.0
 
     def reward(self, source: int) -> float:
         if not self.measured(source):
