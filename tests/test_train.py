@@ -188,3 +188,24 @@ def test_babbling_steps_generates_real_babbling_data_then_trains_on_it(tmp_path:
     with pytest.raises(UsageError, match="fewer than babbling_steps=24"):
         loop.train(tiny_cfg(tmp_path / "runs2", data_source="babbling", data_root=str(tmp_path / "data"),
                             babbling_steps=24, modalities=["state"]))
+
+
+def test_ewc_continues_an_earlier_run_and_holds_weights_near_it(tmp_path: Path) -> None:
+    import importlib.util
+
+    loop.train(tiny_cfg(tmp_path, run_name="task-a", epochs=1))
+    anchor = _final_params(tmp_path / "task-a")
+    later = {"epochs": 1, "seed": 7, "lr": 1e-2, "ewc_from": str(tmp_path / "task-a")}
+    if importlib.util.find_spec("nsca.learning.ewc") is None:
+        with pytest.raises(UsageError, match="ewc_from needs nsca.learning.ewc"):
+            loop.train(tiny_cfg(tmp_path, run_name="b", ewc_lambda=1.0, **later))
+        return
+    drift = {}
+    for lam in (0.0, 1e6):
+        loop.train(tiny_cfg(tmp_path, run_name=f"b{lam}", ewc_lambda=lam, **later))
+        after = _final_params(tmp_path / f"b{lam}")
+        drift[lam] = sum(float((after[k] - anchor[k]).pow(2).sum()) for k in anchor if after[k].is_floating_point())
+    for lam in (0.0, 1e6):
+        penalties = [r["train/ewc"] for r in rows(tmp_path / f"b{lam}") if "train/ewc" in r]
+        assert penalties and penalties[0] == 0.0  # both start exactly at the anchor
+    assert drift[1e6] < 0.5 * drift[0.0], drift

@@ -43,8 +43,8 @@ class TrainConfig:
         "off", "weight each sample's state loss by the curiosity reward of its primitive (nsca.learning.curiosity)"
     )
     curiosity_window: int = field(20, "error window (in steps) of the curiosity reward")
-    ewc_lambda: float = field(0.0, "EWC penalty strength (needs --ewc-from; 0 = off)")
-    ewc_from: str | None = field(None, "checkpoint of an earlier run whose weights EWC anchors to")
+    ewc_lambda: float = field(0.0, "EWC penalty strength (needs --ewc-from; 0 = plain fine-tuning)")
+    ewc_from: str | None = field(None, "earlier run folder (or checkpoint) to start from; EWC anchors to its weights")
     device: Literal["auto", "cpu", "cuda", "mps"] = field("auto", "device (auto: cuda, else mps, else cpu)")
     amp: bool = field(False, "mixed precision (bf16/fp16 autocast; GPU only)")
     compile: bool = field(False, "torch.compile the model (mostly useful on GPU)")

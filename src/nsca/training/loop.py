@@ -95,14 +95,16 @@ class CuriosityWeights:
             self.tracker.record(int(s), float(err[prim == s].mean()))
 
 
-def _ewc_penalty(cfg: TrainConfig, model: NSCAModel, train_set: Any, device: torch.device) -> Any:
-    if cfg.ewc_lambda <= 0:
+def _ewc_penalty(cfg: TrainConfig, model: NSCAModel, fresh: bool, device: torch.device) -> Any:
+    """With ewc_from, start from that run's weights; the penalty (weighted by ewc_lambda, which
+    may be 0 for the plain fine-tuning control) is logged as train/ewc either way."""
+    if not cfg.ewc_from:
         return None
     if importlib.util.find_spec("nsca.learning.ewc") is None:
-        raise UsageError("ewc_lambda > 0 needs nsca.learning.ewc, which this checkout does not have yet")
+        raise UsageError("ewc_from needs nsca.learning.ewc, which this checkout does not have yet")
     from nsca.training.continual import make_ewc
 
-    return make_ewc(cfg, model, train_set, device)
+    return make_ewc(cfg, model, fresh, device)
 
 
 def _trim_metrics(path: Path, step: int) -> None:
@@ -200,7 +202,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         atomic_write_json(out / "config.json", {"train": asdict(cfg), "model": asdict(model_cfg),
                                                   "physics_constants": asdict(model.world_model.physics.constants)})
     model.to(device)
-    ewc = _ewc_penalty(cfg, model, train_set, device)
+    ewc = _ewc_penalty(cfg, model, not resume, device)
     atomic_write_json(
         out / ("provenance.json" if not resume else f"provenance.resume-{step}.json"),
         {**provenance(), "seed": cfg.seed, "device": str(device), "resumed_from_step": step,
