@@ -76,7 +76,7 @@ def train_world_model(cfg: BalloonConfig, data: dict[str, np.ndarray], seed: int
     )
     gen = torch.Generator().manual_seed(seed)
     n = t["state"].shape[0]
-    weights, losses = [float(wm.prior_weight)], []
+    weights, losses = [wm.prior_weight.item()], []
     for step in range(1, cfg.steps + 1):
         idx = torch.randint(0, n, (min(cfg.batch_size, n),), generator=gen)
         s, a, s_next = t["state"][idx], t["action"][idx], t["next_state"][idx]
@@ -88,7 +88,7 @@ def train_world_model(cfg: BalloonConfig, data: dict[str, np.ndarray], seed: int
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
-        weights.append(float(wm.prior_weight))
+        weights.append(wm.prior_weight.item())
         losses.append(float(loss))
         if log is not None and step % cfg.log_every == 0:
             log(step, prior_weight=weights[-1], loss=float(np.mean(losses[-cfg.log_every:])))
