@@ -53,9 +53,10 @@ class LethalityConfig:
     bc_steps: int = field(2000, "gradient steps for the BC policy")
     world_model_steps: int = field(2000, "gradient steps for the world model")
     progress_steps: int = field(1000, "gradient steps for the progress (value) model")
-    horizon: int = field(5, "planning horizon (steps)")
-    samples: int = field(64, "MPPI candidate futures per step")
+    horizon: int = field(3, "planning horizon (steps)")
+    samples: int = field(32, "MPPI candidate futures per step")
     noise_std: float = field(0.3, "MPPI action noise std")
+    temperature: float = field(0.02, "MPPI softmax temperature in progress units")
     workers: int = field(2, "parallel worker processes")
     backend: Literal["local", "ray"] = field("local", "where cells run: local processes or a Ray cluster")
     address: str | None = field(None, "Ray cluster address (backend=ray)")
@@ -72,6 +73,8 @@ class LethalityConfig:
             raise UsageError(f"--workers must be at least 1, got {self.workers}")
         if self.noise_std < 0:
             raise UsageError("--noise-std must be >= 0")
+        if self.temperature <= 0:
+            raise UsageError("--temperature must be > 0")
         if not self.priors:
             raise UsageError("--priors needs at least one value")
         seen = set()
@@ -106,7 +109,7 @@ def cell_config(cfg: LethalityConfig, prior: str | None, seed: int) -> dict:
         "eval_episodes": cfg.eval_episodes, "episode_steps": cfg.episode_steps,
         "bc_steps": cfg.bc_steps, "world_model_steps": cfg.world_model_steps,
         "progress_steps": cfg.progress_steps, "horizon": cfg.horizon,
-        "samples": cfg.samples, "noise_std": cfg.noise_std,
+        "samples": cfg.samples, "noise_std": cfg.noise_std, "temperature": cfg.temperature,
     }
 
 
@@ -129,10 +132,11 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
         prior=prior, use_planner=use_planner, bc_steps=c["bc_steps"],
         world_model_steps=c["world_model_steps"] if use_planner else 0,
         progress_steps=c["progress_steps"] if use_planner else 0,
-        planner=PlannerConfig(horizon=c["horizon"], samples=c["samples"], noise_std=c["noise_std"]),
+        planner=PlannerConfig(horizon=c["horizon"], samples=c["samples"], noise_std=c["noise_std"],
+                              temperature=c["temperature"]),
     )
     agent = Phase0Agent(agent_cfg, seed=c["seed"], dt_s=env.dt_s)
-    init_weight = float(agent.world_model.prior_weight)
+    init_weight = agent.world_model.prior_weight.item()
     train = agent.fit(demos)
     t_train = time.time() - t0
     episodes = []

@@ -99,7 +99,7 @@ class Phase0Agent:
             "bc_loss": float(np.mean(bc[-50:])),
             "progress_loss": float(np.mean(pr[-50:])),
             "world_model_loss": float(np.mean(wm[-50:])),
-            "prior_weight": float(self.world_model.prior_weight),
+            "prior_weight": self.world_model.prior_weight.item(),
             "demo_transitions": int(x.shape[0]),
         }
 

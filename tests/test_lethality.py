@@ -1,0 +1,138 @@
+"""The lethality test end to end at a tiny budget: real Meta-World, real training, real planning."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nsca.cli import main
+from nsca.envs.metaworld import MetaWorldTask, load_or_collect_demos
+from nsca.experiments.lethality import verdict
+from nsca.learning.agent import AgentConfig, Phase0Agent
+from nsca.learning.planner import PlannerConfig
+
+TINY = ["--task", "pick-place-v2", "--demos", "1", "--eval-episodes", "2", "--episode-steps", "12",
+        "--bc-steps", "30", "--world-model-steps", "30", "--progress-steps", "30",
+        "--horizon", "2", "--samples", "8", "--workers", "1"]
+
+
+def _metrics(out: Path) -> dict:
+    rows = {}
+    for f in sorted(out.glob("*/*/metrics.json")):
+        r = json.loads(f.read_text())
+        m = dict(r["metrics"])
+        m.pop("timing_s")
+        rows[(r["condition"], r["seed"])] = m
+    return rows
+
+
+def test_tiny_grid_end_to_end_and_deterministic(tmp_path, capsys):
+    args = [*TINY, "--n-seeds", "1", "--priors", "0.9", "none"]
+    assert main(["lethality", *args, "--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr().out
+    assert "Verdict:" in printed and "prior_0.9" in printed and "bc" in printed
+    for name in ("results.json", "results.csv", "success.png", "config.yaml", "report.txt"):
+        assert (tmp_path / "a" / name).stat().st_size > 0
+    report = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert set(report["table"]) == {"prior_0.9", "none", "bc"}
+    assert report["table"]["prior_0.9"]["prior_weight_final"] != pytest.approx(0.9, abs=1e-6)  # it trained
+    assert report["table"]["none"]["prior_weight_final"] == 0.0
+    assert main(["lethality", *args, "--out", str(tmp_path / "b")]) == 0
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["--task", "pick-plaice-v2"], "did you mean pick-place-v3"),
+        (["--demos", "0"], "--demos must be at least 1"),
+        (["--n-seeds", "0"], "--n-seeds must be at least 1"),
+        (["--priors", "0.9", "-0.5"], "positive"),
+        (["--priors", "0.9", "heavy"], "not a number"),
+        (["--eval-episodes", "ten"], "integer"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, bad, message):
+    out = tmp_path / "run"
+    try:
+        code = main(["lethality", *TINY, *bad, "--out", str(out)])
+    except SystemExit as exc:  # argparse-level errors
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unwritable_out_is_refused(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["lethality", *TINY, "--out", str(blocker / "run")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_changed_config_in_same_out_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = [*TINY, "--n-seeds", "1", "--priors", "none", "--no-bc-floor", "--out", str(out)]
+    assert main(["lethality", *args]) == 0
+    assert main(["lethality", *args, "--demos", "2"]) == 2
+    assert "different config (differs in: demos)" in capsys.readouterr().err
+
+
+def test_killed_run_resumes_without_redoing_finished_cells(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "nsca.cli", "lethality", *TINY, "--n-seeds", "3", "--priors", "none",
+           "--no-bc-floor", "--out", str(out)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / "none" / "0" / "metrics.json"
+    deadline = time.time() + 240
+    while not first.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    assert first.exists(), "the first cell should have finished before the kill"
+    finished_before = sorted(out.glob("none/*/metrics.json"))
+    assert len(finished_before) < 3, "killed before the grid completed"
+    stamp = first.stat().st_mtime_ns
+    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    assert len(list(out.glob("none/*/metrics.json"))) == 3
+    assert first.stat().st_mtime_ns == stamp  # finished cells were not redone
+
+
+def test_changing_the_prior_changes_the_actions_taken():
+    env = MetaWorldTask("pick-place-v3")
+    demos = load_or_collect_demos("pick-place-v3", 0, 2, env=env)
+    planner = PlannerConfig(horizon=3, samples=16)
+    agents = {}
+    for prior in (0.9, 0.1, None):
+        agent = Phase0Agent(AgentConfig(prior=prior, bc_steps=100, world_model_steps=100,
+                                        progress_steps=100, planner=planner), seed=0)
+        agent.fit(demos)
+        agents[prior] = agent
+    # Same seed: the BC policy and progress model are identical, only the world model differs.
+    for a, b in zip(agents[0.9].policy.parameters(), agents[0.1].policy.parameters()):
+        assert torch.equal(a, b)
+    obs = demos[1].obs[::5]
+    actions = {}
+    for prior, agent in agents.items():
+        agent.reset(0)
+        actions[prior] = np.stack([agent.act(o) for o in obs])
+    assert np.abs(actions[0.9] - actions[0.1]).max() > 1e-3
+    assert np.abs(actions[0.9] - actions[None]).max() > 1e-3
+
+
+def test_verdict_rule():
+    def cmp(diff, rel, lo):
+        return {"diff_abs": diff, "diff_rel": rel, "diff_ci95": [lo, lo + 0.2]}
+
+    assert verdict({"prior_0.9 vs prior_0.5": cmp(0.3, 1.0, 0.1), "prior_0.1 vs prior_0.9": cmp(-0.3, -0.5, -0.5)})["verdict"] == "validated"
+    assert verdict({"prior_0.9 vs prior_0.5": cmp(0.3, 1.0, -0.1), "prior_0.1 vs prior_0.9": cmp(-0.3, -0.5, -0.5)})["verdict"] == "too_weak"
+    assert verdict({"prior_0.9 vs prior_0.5": cmp(0.05, 0.1, 0.01), "prior_0.1 vs prior_0.9": cmp(0.0, 0.0, -0.1)})["verdict"] == "too_weak"
+    assert verdict({"prior_0.9 vs prior_0.5": cmp(0.0, 0.0, -0.1), "prior_0.1 vs prior_0.9": cmp(0.3, 1.0, 0.1)})["verdict"] == "hurting"
