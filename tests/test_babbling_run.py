@@ -15,8 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nsca.babbling.run import BabbleConfig, run_babble
-from nsca.cli import OneLineParser
-from nsca.commands import babble as babble_cmd
+from nsca.cli import main
 from nsca.config import from_dict
 from nsca.errors import UsageError
 
@@ -33,15 +32,8 @@ def shard_tables(out: Path) -> list:
 
 
 def cli(argv: list[str]) -> int:
-    """`nsca babble ARGV` as the nsca entry point runs it (same parser class and error path)."""
-    parser = OneLineParser(prog="nsca babble")
-    babble_cmd.add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return babble_cmd.run(args)
-    except UsageError as exc:
-        sys.stderr.write(f"nsca babble: error: {exc}\n")
-        return 2
+    """`nsca babble ARGV` through the real entry point."""
+    return main(["babble", *argv])
 
 
 def test_run_writes_a_self_describing_dataset(tmp_path):
