@@ -23,9 +23,13 @@ def test_sampler_prefers_a_learnable_cell_over_a_noisy_and_a_mastered_one():
     feed(ex, 2, np.ones(16))                                      # mastered
     lp = ex.learning_progress()[:, 0]
     assert lp[0] > 0.3 and lp[1] < 0.1 and lp[2] == 0.0
-    picks = np.bincount([s.object_id for s in ex.propose(0, 600)], minlength=3)
+    specs = [s for start in range(0, 600, 20) for s in ex.propose(start, 20)]  # batches, as a run does
+    picks = np.bincount([s.object_id for s in specs], minlength=3)
     assert picks[0] > 0.75 * 600                 # the learnable cell gets most of the budget
     assert picks[1] < 0.15 * 600 and picks[2] < 0.15 * 600  # the others only the uniform share
+    # in one big batch a cell gets at most 2 x window LP picks: its LP must be re-measured first
+    one_batch = np.bincount([s.object_id for s in ex.propose(0, 600)], minlength=3)
+    assert one_batch[0] < 16 + 600 / 3 + 40     # after its 16, draws fall back to uniform
 
 
 def test_a_mastered_cell_fades_once_learning_stops():

@@ -14,6 +14,8 @@ learnable and gets retried; a mastered cell (always 1) and a hopeless or noisy o
 random) have LP ~ 0 and fade. Competence can rise because the explorer also adapts each cell's
 parameters: it resamples near parameters that succeeded before (a per-cell elite set).
 
+Within one proposed batch a cell gets at most 2 x `window` LP-driven picks (enough to
+re-measure its LP; the run recomputes LP after every batch of `refresh` interactions).
 Proposals for a batch depend only on the explorer's state and (seed, batch index), and
 updates are applied in episode order, so a run is deterministic whatever the number of
 worker processes, and a resumed run rebuilds the same explorer by replaying finished shards.
@@ -79,13 +81,17 @@ class LearningProgressExplorer:
         n_prim = len(self.primitives)
         lp = self.learning_progress().ravel()
         p_lp = (lp + 1e-6) / (lp + 1e-6).sum()
+        picks = np.zeros(lp.size, dtype=np.int64)
         specs = []
         for e in range(start, min(start + n, self.total)):
             competence_phase = e >= self.random_until
+            cell = int(rng.integers(lp.size))
             if competence_phase and rng.random() >= self.uniform_share:
-                cell = int(rng.choice(lp.size, p=p_lp))
-            else:
-                cell = int(rng.integers(lp.size))
+                by_lp = int(rng.choice(lp.size, p=p_lp))
+                # 2 x window new scores re-measure a cell's LP: more in one batch would be stale.
+                if picks[by_lp] < 2 * self.window:
+                    cell = by_lp
+            picks[cell] += 1
             object_id, prim = divmod(cell, n_prim)
             primitive = self.primitives[prim]
             elites = self.elites[cell]

@@ -7,7 +7,7 @@ control steps and holds still once it is done. Every primitive takes three param
 
 | primitive | p0 | p1 | p2 |
 |---|---|---|---|
-| reach  | speed 0.1-0.5 m/s | height on the object | press depth after touching, -5..+10 mm |
+| reach  | approach speed 0.1-0.5 m/s | height on the object | press depth after touching, -5..+10 mm |
 | grasp  | grasp height on the object | approach speed 0.2-0.6 m/s | squeeze 0.4-1 |
 | lift   | lift height 4-14 cm | speed 0.1-0.4 m/s | squeeze 0.4-1 |
 | shake  | amplitude 1-4 cm | frequency 1.5-5 Hz | axis angle in the x-z plane |
@@ -115,14 +115,23 @@ def controller(name: str, pg: Playground, params: np.ndarray, direction: np.ndar
     if name == "reach":
         obj, hand = pg.object_pos(), pg.hand_target
         d = np.append(obj[:2] - hand[:2], 0.0)
-        d /= np.linalg.norm(d) + 1e-9
-        yield from _move(pg, (hand[0], hand[1], _height_on_object(pg, q["height_frac"])), APPROACH_SPEED, 1.0)
-        # A guarded move: advance until the fingers touch, then press in (or stop short: press < 0).
-        for _ in range(int(0.15 / (q["speed"] * pg.ctrl_dt_s))):
+        dist = float(np.linalg.norm(d))
+        d /= dist + 1e-9
+        z = _height_on_object(pg, q["height_frac"])
+        yield from _move(pg, (hand[0], hand[1], z), APPROACH_SPEED, 1.0)
+        # At `speed` to just outside the object's bounding circle, let the hand settle on its
+        # target, then creep (5 cm/s) until the fingers touch and press in (or stop short).
+        hx, hy, _ = pg.objects[0].bbox_half_m()
+        safe = float(np.hypot(hx, hy)) + PAD_HALF_M[0] + 0.01
+        if dist > safe:
+            yield from _move(pg, (*(obj[:2] - d[:2] * safe), z), q["speed"], 1.0)
+        yield from _hold(3, 1.0)
+        creep = d * 0.05 * pg.ctrl_dt_s / pg.action_scale_m
+        for _ in range(60):
             if pg.touch_n().sum() > 0:
                 break
-            yield (*(d * q["speed"] * pg.ctrl_dt_s / pg.action_scale_m)[:3], 1.0)
-        yield from _move(pg, pg.hand_target + d * q["press_m"], q["speed"], 1.0)
+            yield (creep[0], creep[1], 0.0, 1.0)
+        yield from _move(pg, pg.hand_target + d * q["press_m"], 0.05, 1.0)
     elif name == "grasp":
         yield from _grasp(pg, q["height_frac"], q["speed"], q["squeeze"])
     elif name == "lift":
@@ -177,8 +186,10 @@ def competence(name: str, params: np.ndarray, traj: dict) -> float:
     pos, held, touched = traj["obj_pos"], traj["held"], traj["touched"]
     disp = float(np.linalg.norm(pos[-1, :2] - pos[0, :2]))
     tail = max(1, len(touched) // 10)
-    if name == "reach":
-        return float(touched[-tail:].any()) * (1.0 if disp < 0.02 else 0.5)
+    if name == "reach":  # in contact at the end (1) or on the way (0.5), without knocking it away
+        if disp >= 0.02 or not touched.any():
+            return 0.0
+        return 1.0 if touched[-max(1, len(touched) // 4):].any() else 0.5
     if name == "grasp":
         return float(held[-tail:].all())
     if name == "lift":

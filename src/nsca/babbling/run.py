@@ -26,7 +26,7 @@ from nsca.errors import UsageError
 
 HELD_OUT_SEED_OFFSET = 1_000_003
 _DATA_KEYS = ("seed", "steps", "n_objects", "random_fraction", "uniform_share", "window", "shard_size",
-              "n_steps", "record_every", "render", "audio")
+              "refresh", "n_steps", "record_every", "render", "audio")
 
 
 @dataclass
@@ -42,6 +42,7 @@ class BabbleConfig:
     uniform_share: float = field(0.2, "share of uniform choices kept in the competence-driven phase")
     window: int = field(8, "learning-progress window (competence scores per half)")
     shard_size: int = field(1000, "interactions per shard (a killed run loses at most one shard)")
+    refresh: int = field(100, "interactions between explorer updates (learning progress is recomputed)")
     n_steps: int = field(96, "control steps (10 ms each) per interaction")
     record_every: int = field(6, "record a frame every this many control steps")
     probe: bool = field(True, "run the grounding probe at the end")
@@ -57,8 +58,8 @@ class BabbleConfig:
             raise UsageError("n_objects and probe_objects must be >= 1")
         if not 0.0 <= self.random_fraction <= 1.0 or not 0.0 <= self.uniform_share <= 1.0:
             raise UsageError("random_fraction and uniform_share must be in [0, 1]")
-        if self.window < 2 or self.shard_size < 1:
-            raise UsageError("window must be >= 2 and shard_size >= 1")
+        if self.window < 2 or self.shard_size < 1 or self.refresh < 1:
+            raise UsageError("window must be >= 2, shard_size and refresh >= 1")
         if self.record_every < 1 or self.n_steps < self.record_every or self.n_steps % self.record_every:
             raise UsageError(f"n_steps ({self.n_steps}) must be a positive multiple of record_every ({self.record_every})")
 
@@ -69,7 +70,7 @@ class BabbleConfig:
 
 PRESETS: dict[str, dict] = {
     "default": {},
-    "debug": {"steps": 200, "n_objects": 12, "shard_size": 50, "probe_objects": 12, "window": 4},
+    "debug": {"steps": 200, "n_objects": 12, "shard_size": 50, "refresh": 25, "probe_objects": 12, "window": 4},
 }
 Preset = Literal["default", "debug"]
 
@@ -121,7 +122,7 @@ class _Executor:
     def map(self, tasks: list[tuple]) -> Iterator[dict]:
         if self.pool is None:
             return map(_run_task, tasks)
-        return self.pool.imap(_run_task, tasks, chunksize=8)
+        return self.pool.imap(_run_task, tasks, chunksize=4)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -317,19 +318,23 @@ def run_babble(cfg: BabbleConfig) -> dict:
                    desc="babbling", dynamic_ncols=True)
         t0 = time.perf_counter()
         for k in todo:
-            specs = explorer.propose(k * cfg.shard_size, episodes[k])
             results = []
-            for r in executor.map([("train", s) for s in specs]):
-                results.append(r)
-                ctrl_steps += r["ctrl_steps"]
-                coverage.update(r["spec"].object_id, PRIMITIVES.index(r["spec"].primitive), r["outcome"], r["competence"])
-                bar.update(1)
-                if len(results) % 50 == 0:
-                    rate = ctrl_steps / (time.perf_counter() - t0)
-                    bar.set_postfix_str(f"{rate:,.0f} ctrl steps/s, coverage {coverage.coverage():.1%}")
-            for r in results:
-                s = r["spec"]
-                explorer.update(s.object_id, s.primitive, s.params, r["competence"])
+            first, end = k * cfg.shard_size, k * cfg.shard_size + episodes[k]
+            for start in range(first, end, cfg.refresh):
+                # Propose a small batch from the current learning progress, run it, learn from it.
+                specs = explorer.propose(start, min(cfg.refresh, end - start))
+                batch = []
+                for r in executor.map([("train", s) for s in specs]):
+                    batch.append(r)
+                    ctrl_steps += r["ctrl_steps"]
+                    coverage.update(r["spec"].object_id, PRIMITIVES.index(r["spec"].primitive), r["outcome"], r["competence"])
+                    bar.update(1)
+                rate = ctrl_steps / (time.perf_counter() - t0)
+                bar.set_postfix_str(f"{rate:,.0f} ctrl steps/s, coverage {coverage.coverage():.1%}")
+                for r in batch:
+                    s = r["spec"]
+                    explorer.update(s.object_id, s.primitive, s.params, r["competence"])
+                results.extend(batch)
             cols = episode_columns(results, catalogue, frames_per_episode, cfg.record_every)
             if not (out / "schema.json").exists():
                 write_schema(out, cols, cfg, frames_per_episode)

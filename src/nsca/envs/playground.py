@@ -32,6 +32,7 @@ FINGER_OPEN_M = 0.051              # finger pad centre offset from the hand axis
 PAD_HALF_M = (0.012, 0.005, 0.022)  # finger pad half-size (x, y, z); pads centred on the hand site
 HAND_Z_MIN_M = PAD_HALF_M[2] + 0.004  # fingertips never go below the table top
 WORKSPACE_M = 0.30
+ROLLING_FRICTION_M = 0.002
 
 
 def _fmt(v: Sequence[float]) -> str:
@@ -62,10 +63,13 @@ def _object_xml(spec: ObjectSpec, idx: int, gravcomp: float) -> str:
              f'<freejoint name="obj{idx}_free"/>']
     for k, g in enumerate(geoms):
         euler = f' euler="{_fmt(g["euler"])}"' if "euler" in g else ""
+        # Curved geoms get rolling friction (condim 6), so a nudged ball slows down instead of
+        # rolling at constant speed off the table; flat ones keep the cheaper condim 4.
+        condim = 4 if g["type"] == "box" else 6
         lines.append(
             f'<geom name="obj{idx}_g{k}" type="{g["type"]}" size="{_fmt(g["size"])}" pos="{_fmt(g["pos"])}"{euler}'
-            f' density="{density:.6g}" friction="{spec.friction:.4g} 0.005 0.0001" solref="{solref}"'
-            f' solimp="0.9 0.95 0.001" rgba="{_fmt(spec.rgba)}" condim="4"/>'
+            f' density="{density:.6g}" friction="{spec.friction:.4g} 0.005 {ROLLING_FRICTION_M}" solref="{solref}"'
+            f' solimp="0.9 0.95 0.001" rgba="{_fmt(spec.rgba)}" condim="{condim}"/>'
         )
     lines.append("</body>")
     return "\n".join(lines)
