@@ -31,14 +31,14 @@ CONSTANTS = PhysicsConstants(dt_s=TIMESTEP_S * SUBSTEPS, rest_z_m=BALL_RADIUS_M)
 def scene_xml(n_balls: int, gravcomp: float) -> str:
     balls = "\n".join(
         f'<body name="ball{i}" pos="{0.1 * i:.3f} 0 {BALL_RADIUS_M}" gravcomp="{gravcomp:g}">'
-        f'<freejoint/><geom type="sphere" size="{BALL_RADIUS_M}" mass="{0.02 + 0.01 * i:.3f}" rgba="0.9 0.3 0.3 1"/></body>'
+        f'<freejoint/><geom type="sphere" size="{BALL_RADIUS_M}" solref="0.005 1" mass="{0.02 + 0.01 * i:.3f}" rgba="0.9 0.3 0.3 1"/></body>'
         for i in range(n_balls)
     )
     return f"""
 <mujoco model="balloon_world">
   <option timestep="{TIMESTEP_S}" gravity="0 0 -9.81"/>
   <worldbody>
-    <geom name="table" type="plane" size="1 1 0.05" rgba="0.6 0.5 0.4 1"/>
+    <geom name="table" type="plane" size="1 1 0.05" solref="0.005 1" rgba="0.6 0.5 0.4 1"/>
     <body name="hand" mocap="true" pos="0 0 0.3">
       <geom type="box" size="0.02 0.02 0.02" contype="0" conaffinity="0" rgba="0.2 0.2 0.8 0.5"/>
     </body>
