@@ -97,7 +97,7 @@ def test_tiny_model_overfits_a_fixed_batch(batch: dict) -> None:
     first = None
     for _ in range(150):
         loss = model.losses(batch)["total"]
-        first = float(loss) if first is None else first
+        first = float(loss.detach()) if first is None else first
         opt.zero_grad()
         loss.backward()
         opt.step()
