@@ -195,8 +195,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         set_rng_state(ck["rng"])
         _trim_metrics(out / "metrics.jsonl", step)
     else:
-        norm_idx = list(range(min(NORM_SAMPLES, len(train_set))))
-        sample = D.collate([train_set[i] for i in norm_idx])
+        # Evenly spaced over the (episode-ordered) training set: every phase of the explorer.
+        norm_idx = torch.linspace(0, len(train_set) - 1, min(NORM_SAMPLES, len(train_set))).long().unique()
+        sample = D.collate([train_set[i] for i in norm_idx.tolist()])
         if "next_state" in sample:
             model.set_normalization(sample["state"], sample["next_state"])
         atomic_write_json(out / "config.json", {"train": asdict(cfg), "model": asdict(model_cfg),
@@ -208,9 +209,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         {**provenance(), "seed": cfg.seed, "device": str(device), "resumed_from_step": step,
          "params": model.param_counts(), "train_items": len(train_set), "val_items": len(val_set)},
     )
-    train_model = model
     if use_compile:
-        train_model.compile()
+        model.compile()  # compiles __call__ in place; state_dict keys are unchanged
 
     def checkpoint() -> None:
         save_checkpoint(
@@ -237,7 +237,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, cfg)
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    terms = train_model.losses(b, weights, state_sample_weight=sw)
+                    terms = model.losses(b, weights, state_sample_weight=sw)
                     loss = terms["total"]
                     if ewc is not None:
                         terms["ewc"] = ewc(model)
