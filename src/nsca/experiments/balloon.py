@@ -89,7 +89,7 @@ def train_world_model(cfg: BalloonConfig, data: dict[str, np.ndarray], seed: int
         total.backward()
         opt.step()
         weights.append(wm.prior_weight.item())
-        losses.append(float(loss))
+        losses.append(loss.item())
         if log is not None and step % cfg.log_every == 0:
             log(step, prior_weight=weights[-1], loss=float(np.mean(losses[-cfg.log_every:])))
     with torch.no_grad():

@@ -180,6 +180,8 @@ def _plot(path: Path, by: dict, cfg: NoisyTVConfig) -> None:
         for c in curves:
             ax.plot(steps, c, color=colors[cond], alpha=0.25, lw=0.8)
         ax.plot(steps, curves.mean(0), color=colors[cond], lw=2, label=f"{cond} curiosity (mean of {len(curves)} seeds)")
+    ends = [m["first_visits_end"] for ms in by.values() for m in ms]
+    ax.axvspan(0, float(np.median(ends)), color="0.9", label=f"first {2 * cfg.window} visits to each source")
     ax.axhline(cfg.max_share, color="k", ls="--", lw=0.8, label=f"{cfg.max_share:.0%}")
     ax.set_xlabel("step")
     ax.set_ylabel(f"TV share (last {window} steps)")
@@ -198,8 +200,9 @@ def report_lines(results: dict) -> list[str]:
         s, a = f["tv_share"], f["tv_share_after_first_visits"]
         lines.append(
             f"  {cond:6s}: TV share {s['mean']:.2f} [{s['ci95_low']:.2f}, {s['ci95_high']:.2f}] overall, "
-            f"{a['mean']:.3f} after its first visits; first visits end at steps {f['first_visits_end']}; "
-            f"off-TV from steps {f['off_step']} (delay {f['leave_delay_steps']}); "
+            f"{a['mean']:.3f} after its first visits (TV visits after them per seed {f['tv_visits_after_first_visits']}); "
+            f"first visits end at steps {f['first_visits_end']}; TV share stays < {results['config']['max_share']:.0%} "
+            f"from steps {f['off_step']} (delay after first visits {f['leave_delay_steps']}); "
             f"seeds meeting the rule {f['seeds_passing_rule']}/{len(f['off_step'])}"
         )
     lines.append(f"  rule: {results['rule']}")
