@@ -31,11 +31,13 @@ class AgentConfig:
     bc_input_noise: float = 0.05
     world_model_steps: int = 2000
     progress_steps: int = 1000
+    objective: str = "reward"   # what the planner maximises: "reward" (demo rewards) or "progress" (t/T)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
 
 class ProgressModel(torch.nn.Module):
-    """How far along a demonstration a state looks, in [0, 1]: the planner's value function."""
+    """Scores a state in [0, 1] for the planner: the demo's reward / 10 (Meta-World's dense
+    reward is in [0, 10]) or how far along its demonstration the state is (t / T)."""
 
     def __init__(self, obs_dim: int, hidden: int) -> None:
         super().__init__()
@@ -58,7 +60,7 @@ FEATURE_DIM = STATE_DIM + 9
 
 
 def demo_arrays(demos: list[Episode], dt_s: float) -> dict[str, torch.Tensor]:
-    states, nexts, actions, goals, progress = [], [], [], [], []
+    states, nexts, actions, goals, progress, rewards = [], [], [], [], [], []
     for ep in demos:
         s = object_state(ep.obs, dt_s)
         states.append(s[:-1])
@@ -66,8 +68,9 @@ def demo_arrays(demos: list[Episode], dt_s: float) -> dict[str, torch.Tensor]:
         actions.append(ep.actions)
         goals.append(goal(ep.obs[:-1]))
         progress.append(np.arange(1, ep.length + 1, dtype=np.float32) / ep.length)
+        rewards.append(np.clip(ep.rewards / 10.0, 0.0, 1.0))
     cat = lambda xs: torch.as_tensor(np.concatenate(xs), dtype=torch.float32)  # noqa: E731
-    return {"state": cat(states), "next_state": cat(nexts), "action": cat(actions), "goal": cat(goals), "progress": cat(progress)}
+    return {"state": cat(states), "next_state": cat(nexts), "action": cat(actions), "goal": cat(goals), "progress": cat(progress), "reward": cat(rewards)}
 
 
 class Phase0Agent:
@@ -91,7 +94,10 @@ class Phase0Agent:
         self.world_model.set_normalization(d["state"], d["next_state"])
         bc = train_regressor(self.policy, x, d["action"], self.cfg.bc_steps, self.cfg.lr,
                              input_noise=self.cfg.bc_input_noise, generator=gen)
-        pr = train_regressor(self.progress, x, d["progress"][:, None], self.cfg.progress_steps, self.cfg.lr, generator=gen)
+        if self.cfg.objective not in ("reward", "progress"):
+            raise ValueError(f"objective must be reward or progress, got {self.cfg.objective!r}")
+        pr = train_regressor(self.progress, x, d[self.cfg.objective][:, None], self.cfg.progress_steps,
+                             self.cfg.lr, input_noise=self.cfg.bc_input_noise, generator=gen)
         wm = self._fit_world_model(d, gen)
         for m in (self.policy, self.progress, self.world_model):
             m.eval()
