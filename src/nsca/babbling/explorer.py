@@ -113,7 +113,8 @@ class LearningProgressExplorer:
         self.history[cell].append(float(competence))
         self.tries[cell] += 1
         if competence >= SUCCESS:
-            self.elites[cell].append(tuple(params))
+            # float32, as the dataset stores them: a resumed run replays exactly the same elites
+            self.elites[cell].append(tuple(float(np.float32(p)) for p in params))
 
     def table(self) -> dict:
         """A compact view for logs: per-primitive mean LP (of cells with a measured LP) and
