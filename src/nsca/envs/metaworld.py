@@ -51,8 +51,9 @@ def resolve_task(name: str) -> str:
     base = name[:-3] if name.endswith(("-v1", "-v2", "-v3")) else name
     candidate = f"{base}-v3"
     if candidate in names:
-        if name not in _announced:
+        if name not in _announced and not os.environ.get("NSCA_TASK_NOTE_SHOWN"):
             _announced.add(name)
+            os.environ["NSCA_TASK_NOTE_SHOWN"] = "1"  # worker processes inherit it: said once per run
             print(f"note: task '{name}' maps to '{candidate}' (installed metaworld {metaworld_version()} has v3 tasks only)", file=sys.stderr)
         return candidate
     close = difflib.get_close_matches(candidate, list(names), n=4, cutoff=0.5)
