@@ -25,7 +25,6 @@ from nsca.priors.state import STATE_DIM
 
 DEMO_SEED_STRIDE = 1_000          # demo layout i of run seed s: s * 1000 + i
 EVAL_SEED_BASE = 10_000_000       # evaluation layout i: 10_000_000 + i (shared by all conditions)
-_announced: set[str] = set()
 
 
 @lru_cache(maxsize=1)
@@ -51,9 +50,10 @@ def resolve_task(name: str) -> str:
     base = name[:-3] if name.endswith(("-v1", "-v2", "-v3")) else name
     candidate = f"{base}-v3"
     if candidate in names:
-        if name not in _announced and not os.environ.get("NSCA_TASK_NOTE_SHOWN"):
-            _announced.add(name)
-            os.environ["NSCA_TASK_NOTE_SHOWN"] = "1"  # worker processes inherit it: said once per run
+        shown = os.environ.get("NSCA_TASK_NOTES_SHOWN", "").split(",")
+        if name not in shown:
+            # Worker processes inherit the variable, so a grid says it once, not once per worker.
+            os.environ["NSCA_TASK_NOTES_SHOWN"] = ",".join([*shown, name]).strip(",")
             print(f"note: task '{name}' maps to '{candidate}' (installed metaworld {metaworld_version()} has v3 tasks only)", file=sys.stderr)
         return candidate
     close = difflib.get_close_matches(candidate, list(names), n=4, cutoff=0.5)
