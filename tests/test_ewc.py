@@ -1,10 +1,20 @@
 """EWC: the penalty is zero at the anchor, grows quadratically away from it, and its Fisher is right."""
 
+import pytest
 import torch
 from torch import nn
 
 from nsca.learning.bc import BCPolicy
 from nsca.learning.ewc import EWC, fisher_diagonal
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny networks: intra-op threads only spin against other jobs on a shared machine (7x slower).
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _net(seed: int = 0) -> nn.Module:
@@ -76,3 +86,29 @@ def test_online_consolidation_decays_old_fisher_and_moves_anchor():
     for n in first:
         torch.testing.assert_close(ewc.fisher[n], 0.5 * first[n] + new[n])
     assert ewc.penalty(net).item() == 0.0  # anchored at the new weights
+
+
+def test_ewc_training_is_deterministic_and_holds_the_old_task():
+    from nsca.experiments.forgetting import ForgettingConfig, train
+
+    cfg = ForgettingConfig(hidden=16, lr=1e-2)
+    g = torch.Generator().manual_seed(0)
+    xa, xb = torch.randn(64, 4, generator=g), torch.randn(64, 4, generator=g) + 2.0
+    ya, yb = torch.sin(xa[:, :2]), torch.cos(xb[:, :2])
+
+    def run(lam: float):
+        torch.manual_seed(0)
+        policy = BCPolicy(4, action_dim=2, hidden=16)
+        policy.norm.fit(xa)
+        train(policy, xa, ya, 150, cfg, torch.Generator().manual_seed(1))
+        ewc = EWC(lam)
+        ewc.consolidate(policy, xa)
+        train(policy, xb, yb, 150, cfg, torch.Generator().manual_seed(2), penalty=ewc if lam else None)
+        with torch.no_grad():
+            return (policy(xa) - ya).pow(2).mean().item(), [p.clone() for p in policy.parameters()]
+
+    loss_plain, _ = run(0.0)
+    loss_ewc, params = run(100.0)
+    loss_ewc2, params2 = run(100.0)
+    assert loss_ewc == loss_ewc2 and all(torch.equal(a, b) for a, b in zip(params, params2))
+    assert loss_ewc < 0.5 * loss_plain
