@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from nsca.config import resolve
     from nsca.errors import UsageError
     from nsca.experiments.sanity_common import verdict_line
@@ -58,7 +60,5 @@ def run(args: argparse.Namespace) -> int:
     for line in module.report_lines(results):
         print(line)
     passed = results["verdict"] == "PASS"
-    from pathlib import Path
-
     print(verdict_line(args.check, passed, Path(args.out)))
     return 0 if passed else 1

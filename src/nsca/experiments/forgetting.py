@@ -110,10 +110,12 @@ def _phase_a_key(cfg: ForgettingConfig, seed: int) -> str:
 
 def phase_a(cfg: ForgettingConfig, seed: int, cache: Path, env_a, xa, aa):
     """The task-A policy and its A success; cached so both conditions share it exactly."""
+    import io
+
     import torch
 
     from nsca.learning.bc import BCPolicy
-    from nsca.utils.io import atomic_write_bytes, read_json, atomic_write_json
+    from nsca.utils.io import atomic_write_bytes, atomic_write_json, read_json
 
     path = cache / f"seed{seed}_{_phase_a_key(cfg, seed)}"
     torch.manual_seed(seed)
@@ -130,8 +132,6 @@ def phase_a(cfg: ForgettingConfig, seed: int, cache: Path, env_a, xa, aa):
     losses = train(policy, xa, aa, cfg.steps_a, cfg, gen)
     policy.eval()
     meta = {"a_before": success_rate(policy, env_a, 0, cfg.eval_episodes), "bc_loss_a": float(np.mean(losses[-50:]))}
-    import io
-
     buf = io.BytesIO()
     torch.save(policy.state_dict(), buf)
     atomic_write_bytes(path.with_suffix(".pt"), buf.getvalue())
