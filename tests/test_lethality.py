@@ -136,3 +136,13 @@ def test_verdict_rule():
     assert verdict({"prior_0.9 vs prior_0.5": cmp(0.3, 1.0, -0.1), "prior_0.1 vs prior_0.9": cmp(-0.3, -0.5, -0.5)})["verdict"] == "too_weak"
     assert verdict({"prior_0.9 vs prior_0.5": cmp(0.05, 0.1, 0.01), "prior_0.1 vs prior_0.9": cmp(0.0, 0.0, -0.1)})["verdict"] == "too_weak"
     assert verdict({"prior_0.9 vs prior_0.5": cmp(0.0, 0.0, -0.1), "prior_0.1 vs prior_0.9": cmp(0.3, 1.0, 0.1)})["verdict"] == "hurting"
+
+
+def test_own_prior_learning_rate_lets_the_weight_move_further():
+    demos = load_or_collect_demos("pick-place-v3", 0, 2)
+    moved = {}
+    for prior_lr in (None, 1e-2):
+        agent = Phase0Agent(AgentConfig(prior=0.9, bc_steps=0, progress_steps=0, world_model_steps=100,
+                                        prior_lr=prior_lr), seed=0)
+        moved[prior_lr] = abs(agent.fit(demos)["prior_weight"] - 0.9)
+    assert moved[1e-2] > 3 * moved[None] > 0

@@ -57,6 +57,7 @@ class LethalityConfig:
     samples: int = field(32, "MPPI candidate futures per step")
     noise_std: float = field(0.3, "MPPI action noise std")
     temperature: float = field(0.02, "MPPI softmax temperature in progress units")
+    prior_lr: float | None = field(None, "own learning rate for the prior weight's rho (default: the shared 1e-3)")
     workers: int = field(2, "parallel worker processes")
     backend: Literal["local", "ray"] = field("local", "where cells run: local processes or a Ray cluster")
     address: str | None = field(None, "Ray cluster address (backend=ray)")
@@ -73,6 +74,8 @@ class LethalityConfig:
             raise UsageError(f"--workers must be at least 1, got {self.workers}")
         if self.noise_std < 0:
             raise UsageError("--noise-std must be >= 0")
+        if self.prior_lr is not None and self.prior_lr <= 0:
+            raise UsageError("--prior-lr must be > 0")
         if self.temperature <= 0:
             raise UsageError("--temperature must be > 0")
         if not self.priors:
@@ -110,6 +113,7 @@ def cell_config(cfg: LethalityConfig, prior: str | None, seed: int) -> dict:
         "bc_steps": cfg.bc_steps, "world_model_steps": cfg.world_model_steps,
         "progress_steps": cfg.progress_steps, "horizon": cfg.horizon,
         "samples": cfg.samples, "noise_std": cfg.noise_std, "temperature": cfg.temperature,
+        **({"prior_lr": cfg.prior_lr} if cfg.prior_lr is not None else {}),
     }
 
 
@@ -131,6 +135,7 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     agent_cfg = AgentConfig(
         prior=prior, use_planner=use_planner, bc_steps=c["bc_steps"],
         world_model_steps=c["world_model_steps"] if use_planner else 0,
+        prior_lr=c.get("prior_lr"),
         progress_steps=c["progress_steps"] if use_planner else 0,
         planner=PlannerConfig(horizon=c["horizon"], samples=c["samples"], noise_std=c["noise_std"],
                               temperature=c["temperature"]),

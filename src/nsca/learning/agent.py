@@ -31,6 +31,7 @@ class AgentConfig:
     bc_input_noise: float = 0.05
     world_model_steps: int = 2000
     progress_steps: int = 1000
+    prior_lr: float | None = None   # own learning rate for rho (None: the shared lr); see docs/sanity.md
     objective: str = "reward"   # what the planner maximises: "reward" (demo rewards) or "progress" (t/T)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
@@ -111,7 +112,13 @@ class Phase0Agent:
 
     def _fit_world_model(self, d: dict, gen: torch.Generator) -> list[float]:
         wm = self.world_model
-        opt = torch.optim.AdamW(wm.parameters(), lr=self.cfg.lr, weight_decay=1e-4)
+        groups: list[dict] = [{"params": list(wm.parameters())}]
+        if wm.rho is not None and self.cfg.prior_lr is not None:
+            # Adam moves every parameter ~lr per step, so with one lr the residual absorbs a wrong
+            # prior before rho can move; rho (one scalar) gets its own step size and no decay.
+            groups = [{"params": [p for n, p in wm.named_parameters() if n != "rho"]},
+                      {"params": [wm.rho], "lr": self.cfg.prior_lr, "weight_decay": 0.0}]
+        opt = torch.optim.AdamW(groups, lr=self.cfg.lr, weight_decay=1e-4)
         n = d["state"].shape[0]
         losses = []
         for _ in range(self.cfg.world_model_steps):
