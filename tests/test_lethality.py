@@ -146,3 +146,14 @@ def test_own_prior_learning_rate_lets_the_weight_move_further():
                                         prior_lr=prior_lr), seed=0)
         moved[prior_lr] = abs(agent.fit(demos)["prior_weight"] - 0.9)
     assert moved[1e-2] > 3 * moved[None] > 0
+
+
+def test_diagnostics_measure_off_demo_model_error_and_planner_departure():
+    from nsca.experiments.lethality_diagnostics import diagnose
+
+    d = diagnose("pick-place-v3", 0, 1, ["0.9", "none"], episodes=1, steps=8, train_steps=30)
+    assert d["off_demo_transitions"] == 8
+    c = d["conditions"]
+    assert all(c[p]["hand_err_mm"] > 0 and c[p]["planner_minus_bc"] >= 0 for p in c)
+    # Barely trained, the 0.9 model is mostly the innate prior: far better than an untrained residual.
+    assert c["0.9"]["hand_err_mm"] < c["none"]["hand_err_mm"]
