@@ -81,25 +81,12 @@ def success_rate(policy, env, task_index: int, episodes: int) -> float:
 
 def train(policy, x, a, steps: int, cfg: ForgettingConfig, gen, optimizer: str = "adam", penalty=None) -> list[float]:
     """Minibatch BC regression (train_regressor's recipe), with a choice of optimiser for phase B."""
-    import torch
-
     from nsca.learning.bc import train_regressor
 
     if optimizer == "adam":
         return train_regressor(policy, x, a, steps, cfg.lr, input_noise=cfg.input_noise, generator=gen, penalty=penalty)
-    opt = torch.optim.SGD(policy.parameters(), lr=cfg.lr, momentum=0.9)
-    losses = []
-    for _ in range(steps):
-        idx = torch.randint(0, x.shape[0], (min(256, x.shape[0]),), generator=gen)
-        xb = x[idx] + torch.randn(x[idx].shape, generator=gen) * cfg.input_noise * policy.norm.std
-        loss = (policy(xb) - a[idx]).pow(2).mean()
-        if penalty is not None:
-            loss = loss + penalty(policy)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
+    return train_regressor(policy, x, a, steps, cfg.lr, input_noise=cfg.input_noise, generator=gen, penalty=penalty,
+                           optimizer="sgd", weight_decay=0.0)
 
 
 def _phase_a_key(cfg: ForgettingConfig, seed: int) -> str:

@@ -54,10 +54,18 @@ def train_regressor(
     weight_decay: float = 1e-4,
     generator: torch.Generator | None = None,
     penalty=None,
+    optimizer: str = "adamw",
 ) -> list[float]:
-    """Minibatch MSE regression with Adam; `input_noise` (in normalised units) regularises
-    against the compounding-error states a closed loop visits. `penalty(model)` adds e.g. EWC."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    """Minibatch MSE regression; `input_noise` (in normalised units) regularises against the
+    compounding-error states a closed loop visits. `penalty(model)` adds e.g. EWC.
+    `optimizer`: "adamw" (default) or "sgd" (momentum 0.9), which does not rescale a penalty's
+    gradient per parameter the way Adam does."""
+    if optimizer == "adamw":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be adamw or sgd, got {optimizer!r}")
     n = inputs.shape[0]
     losses = []
     for _ in range(steps):
