@@ -119,8 +119,6 @@ def cell_config(cfg: LethalityConfig, prior: str | None, seed: int) -> dict:
 
 def run_cell(c: dict, cell_dir: Path) -> dict:
     """One (condition, seed): demos -> fit agent -> evaluate. Pure given its config."""
-    import torch
-
     from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout
     from nsca.learning.agent import AgentConfig, Phase0Agent
     from nsca.learning.planner import PlannerConfig
@@ -152,7 +150,6 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
                          "return": float(ep.rewards.sum())})
     env.close()
     atomic_write_text(cell_dir / "episodes.jsonl", "".join(json.dumps(e) + "\n" for e in episodes))
-    del torch
     return {
         "success_rate": float(np.mean([e["success"] for e in episodes])),
         "mean_episode_steps": float(np.mean([e["steps"] for e in episodes])),

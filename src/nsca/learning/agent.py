@@ -1,8 +1,8 @@
-"""The phase-0 agent: BC policy + progress model + AdaptivePhysicsPrior world model + MPPI.
+"""The phase-0 agent: BC policy + reward model + AdaptivePhysicsPrior world model + MPPI.
 
 All three networks are learned from the same few demos. Conditions differ only in the world
 model's prior (`0.9`, `0.5`, `0.1`, or `None` = random-init baseline with no prior term), and
-with the same seed they share the BC policy, progress model and planner noise bit for bit, so
+with the same seed they share the BC policy, reward model and planner noise bit for bit, so
 any difference in success is caused by the world model. `use_planner=False` is plain BC.
 """
 
@@ -50,7 +50,7 @@ class ProgressModel(torch.nn.Module):
 
 
 def features(state: torch.Tensor, goal_pos: torch.Tensor) -> torch.Tensor:
-    """Policy / progress input: the state, the goal, and the object-centric relations between
+    """Policy / reward-model input: the state, the goal, and the object-centric relations between
     them (object relative to hand, goal relative to object), which transfer across layouts."""
     rel_obj = state[..., OBJ_POS] - state[..., HAND_POS]
     rel_goal = goal_pos - state[..., OBJ_POS]
