@@ -58,13 +58,15 @@ class LethalityConfig:
     noise_std: float = field(0.3, "MPPI action noise std")
     temperature: float = field(0.02, "MPPI softmax temperature in progress units")
     prior_lr: float | None = field(None, "own learning rate for the prior weight's rho (default: the shared 1e-3)")
+    reward_ensemble: int = field(1, "reward models in the planner's ensemble (>1: score = mean - pessimism * std)")
+    pessimism: float = field(1.0, "std penalty of the reward ensemble")
     workers: int = field(2, "parallel worker processes")
     backend: Literal["local", "ray"] = field("local", "where cells run: local processes or a Ray cluster")
     address: str | None = field(None, "Ray cluster address (backend=ray)")
     out: str = field("runs/lethality", "output folder; a rerun with the same config resumes it")
 
     def validate(self) -> None:
-        for name in ("n_seeds", "demos", "eval_episodes", "episode_steps", "horizon", "samples"):
+        for name in ("n_seeds", "demos", "eval_episodes", "episode_steps", "horizon", "samples", "reward_ensemble"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         for name in ("bc_steps", "world_model_steps", "progress_steps"):
@@ -72,6 +74,8 @@ class LethalityConfig:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
         if self.workers < 1:
             raise UsageError(f"--workers must be at least 1, got {self.workers}")
+        if self.pessimism < 0:
+            raise UsageError("--pessimism must be >= 0")
         if self.noise_std < 0:
             raise UsageError("--noise-std must be >= 0")
         if self.prior_lr is not None and self.prior_lr <= 0:
@@ -114,6 +118,7 @@ def cell_config(cfg: LethalityConfig, prior: str | None, seed: int) -> dict:
         "progress_steps": cfg.progress_steps, "horizon": cfg.horizon,
         "samples": cfg.samples, "noise_std": cfg.noise_std, "temperature": cfg.temperature,
         **({"prior_lr": cfg.prior_lr} if cfg.prior_lr is not None else {}),
+        **({"reward_ensemble": cfg.reward_ensemble, "pessimism": cfg.pessimism} if cfg.reward_ensemble > 1 else {}),
     }
 
 
@@ -134,6 +139,7 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
         prior=prior, use_planner=use_planner, bc_steps=c["bc_steps"],
         world_model_steps=c["world_model_steps"] if use_planner else 0,
         prior_lr=c.get("prior_lr"),
+        reward_ensemble=c.get("reward_ensemble", 1) if use_planner else 1, pessimism=c.get("pessimism", 1.0),
         progress_steps=c["progress_steps"] if use_planner else 0,
         planner=PlannerConfig(horizon=c["horizon"], samples=c["samples"], noise_std=c["noise_std"],
                               temperature=c["temperature"]),

@@ -33,6 +33,8 @@ class AgentConfig:
     progress_steps: int = 1000
     prior_lr: float | None = None   # own learning rate for rho (None: the shared lr); see docs/sanity.md
     objective: str = "reward"   # what the planner maximises: "reward" (demo rewards) or "progress" (t/T)
+    reward_ensemble: int = 1    # >1: that many reward models; the planner scores mean - pessimism * std
+    pessimism: float = 1.0
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
 
@@ -47,6 +49,20 @@ class ProgressModel(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(self.norm(x)))
+
+
+class PessimisticScore(torch.nn.Module):
+    """Mean minus `pessimism` x std over an ensemble: futures where the reward models disagree
+    (away from the demos) score lower, so the planner cannot exploit one model's errors."""
+
+    def __init__(self, members: list[torch.nn.Module], pessimism: float) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+        self.pessimism = pessimism
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores = torch.stack([m(x) for m in self.members])
+        return scores.mean(0) - self.pessimism * scores.std(0)
 
 
 def features(state: torch.Tensor, goal_pos: torch.Tensor) -> torch.Tensor:
@@ -84,6 +100,9 @@ class Phase0Agent:
         self.policy = BCPolicy(obs_dim, hidden=cfg.hidden)
         self.progress = ProgressModel(obs_dim, cfg.hidden)
         self.world_model = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=PhysicsConstants(dt_s=dt_s))
+        # Created last so that the default (one reward model) draws the same initial weights.
+        self.extra_reward_models = [ProgressModel(obs_dim, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
+        self.value: torch.nn.Module = self.progress
         self._noise = torch.Generator().manual_seed(seed)
 
     def fit(self, demos: list[Episode]) -> dict:
@@ -100,7 +119,14 @@ class Phase0Agent:
         pr = train_regressor(self.progress, x, d[self.cfg.objective][:, None], self.cfg.progress_steps,
                              self.cfg.lr, input_noise=self.cfg.bc_input_noise, generator=gen)
         wm = self._fit_world_model(d, gen)
-        for m in (self.policy, self.progress, self.world_model):
+        for k, member in enumerate(self.extra_reward_models):
+            member.norm.fit(x)
+            train_regressor(member, x, d[self.cfg.objective][:, None], self.cfg.progress_steps, self.cfg.lr,
+                            input_noise=self.cfg.bc_input_noise,
+                            generator=torch.Generator().manual_seed(self.seed * 7919 + k + 1))
+        if self.extra_reward_models:
+            self.value = PessimisticScore([self.progress, *self.extra_reward_models], self.cfg.pessimism)
+        for m in (self.policy, self.value, self.world_model):
             m.eval()
         return {
             "bc_loss": float(np.mean(bc[-50:])),
@@ -141,5 +167,5 @@ class Phase0Agent:
             if not self.cfg.use_planner:
                 a = self.policy(features(s, g)[None])[0]
             else:
-                a = mppi_action(self.world_model, self.policy, self.progress, s[None], g[None], self.cfg.planner, features, self._noise)
+                a = mppi_action(self.world_model, self.policy, self.value, s[None], g[None], self.cfg.planner, features, self._noise)
         return a.clamp(-1, 1).numpy()
