@@ -157,3 +157,37 @@ def test_diagnostics_measure_off_demo_model_error_and_planner_departure():
     assert all(c[p]["hand_err_mm"] > 0 and c[p]["planner_minus_bc"] >= 0 for p in c)
     # Barely trained, the 0.9 model is mostly the innate prior: far better than an untrained residual.
     assert c["0.9"]["hand_err_mm"] < c["none"]["hand_err_mm"]
+
+
+def test_pessimistic_score_penalises_disagreement():
+    from nsca.learning.agent import PessimisticScore
+
+    class Const(torch.nn.Module):
+        def __init__(self, v):
+            super().__init__()
+            self.v = v
+
+        def forward(self, x):
+            return torch.full((x.shape[0], 1), self.v)
+
+    x = torch.zeros(2, 3)
+    agree = PessimisticScore([Const(0.5), Const(0.5)], pessimism=1.0)(x)
+    disagree = PessimisticScore([Const(0.2), Const(0.8)], pessimism=1.0)(x)
+    assert torch.allclose(agree, torch.full((2, 1), 0.5))
+    assert (disagree < agree - 0.3).all()  # same mean, penalised by the spread
+
+
+def test_reward_ensemble_changes_the_plan_but_not_the_shared_networks():
+    demos = load_or_collect_demos("pick-place-v3", 0, 2)
+    budget = dict(prior=0.9, bc_steps=50, world_model_steps=50, progress_steps=50, planner=PlannerConfig(horizon=2, samples=8))
+    single = Phase0Agent(AgentConfig(**budget), seed=0)
+    single.fit(demos)
+    ensemble = Phase0Agent(AgentConfig(**budget, reward_ensemble=3), seed=0)
+    ensemble.fit(demos)
+    for a, b in zip(single.world_model.parameters(), ensemble.world_model.parameters()):
+        assert torch.equal(a, b)
+    obs = demos[0].obs[::6]
+    single.reset(0)
+    ensemble.reset(0)
+    plans = [np.stack([agent.act(o) for o in obs]) for agent in (single, ensemble)]
+    assert np.abs(plans[0] - plans[1]).max() > 1e-4
