@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nsca.data.video import decode_window, to_model_frames
+from nsca.data.video import decode_window, note_skipped, to_model_frames
 from nsca.errors import UsageError
 
 SAMPLE_RATE_HZ = 16_000
@@ -186,11 +186,7 @@ class GreatestHitsDataset:
             try:
                 audio = self.read_window(i)
             except UsageError as exc:
-                if self.on_error == "raise":
-                    raise
-                if i not in self.skipped:
-                    self.skipped[i] = str(exc)
-                    warnings.warn(f"skipped hit {i}: {exc} ({len(self.skipped)} skipped so far)", stacklevel=2)
+                note_skipped(self, i, exc, "hit")
                 continue
             hit = self.hits[i]
             item = {
@@ -206,11 +202,7 @@ class GreatestHitsDataset:
                     start = max(0.0, hit.time_s - self.pre_s)
                     clip = decode_window(hit.video_path, start, start + self.window_s, self.num_frames, self.size)
                 except UsageError as exc:  # ClipDecodeError included
-                    if self.on_error == "raise":
-                        raise
-                    if i not in self.skipped:
-                        self.skipped[i] = str(exc)
-                        warnings.warn(f"skipped hit {i}: {exc} ({len(self.skipped)} skipped so far)", stacklevel=2)
+                    note_skipped(self, i, exc, "hit")
                     continue
                 item["frames"] = to_model_frames(clip)
             return item

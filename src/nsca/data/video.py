@@ -306,6 +306,15 @@ class VideoClipDataset:
         return serve_item(self, index)
 
 
+def note_skipped(dataset, i: int, exc: Exception, what: str) -> None:
+    """Under on_error="raise" re-raise; otherwise record item `i` as skipped (once) and warn."""
+    if dataset.on_error == "raise":
+        raise exc
+    if i not in dataset.skipped:
+        dataset.skipped[i] = str(exc)
+        warnings.warn(f"skipped {what} {i}: {exc} ({len(dataset.skipped)} skipped so far)", stacklevel=3)
+
+
 def serve_item(dataset: Any, index: int) -> dict:
     """Decode clip `index`; with on_error="skip" fall through to the next good clip and count."""
     n = len(dataset)
@@ -316,11 +325,7 @@ def serve_item(dataset: Any, index: int) -> dict:
         try:
             clip = dataset.decode(i)
         except ClipDecodeError as exc:
-            if dataset.on_error == "raise":
-                raise
-            if i not in dataset.skipped:
-                dataset.skipped[i] = str(exc)
-                warnings.warn(f"skipped bad clip {exc} ({len(dataset.skipped)} skipped so far)", stacklevel=2)
+            note_skipped(dataset, i, exc, "bad clip")
             continue
         return dataset.item_from_clip(i, clip)
     raise ClipDecodeError(f"{getattr(dataset, 'path', 'dataset')}: every clip failed to decode")
