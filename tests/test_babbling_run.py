@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nsca.priors.state import STATE_DIM
 import json
 import os
 import signal
@@ -50,7 +51,7 @@ def test_run_writes_a_self_describing_dataset(tmp_path):
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["seed"] == 0 and "mujoco" in prov["packages"] and prov["git_commit"]
     stats = json.loads((out / "stats.json").read_text())
-    assert len(stats["state"]["mean"]) == 13 and all(s >= 0 for s in stats["state"]["std"])
+    assert len(stats["state"]["mean"]) == STATE_DIM and all(s >= 0 for s in stats["state"]["std"])
     assert 0.0 <= summary["affordance_coverage"] <= 1.0
     assert sum(summary["outcome_histogram"].values()) == 40
     assert summary["grounding_probe"]["n_heldout_objects"] == 4

@@ -5,7 +5,7 @@ import torch
 
 from nsca.envs.balloon import BALLOON_GRAVCOMP, BALL_RADIUS_M, CONSTANTS, BalloonWorld, collect_transitions
 from nsca.priors.innate import prior_delta
-from nsca.priors.state import HAND_POS, HAND_VEL, OBJ_POS, OBJ_VEL
+from nsca.priors.state import HAND_POS, HAND_VEL, OBJ_POS, OBJ_VEL, STATE_DIM
 
 
 def _drop(balloon: bool, steps: int) -> np.ndarray:
@@ -37,4 +37,4 @@ def test_hand_motion_is_exactly_the_innate_efference_law():
     pred = s + prior_delta(s, a, CONSTANTS)
     torch.testing.assert_close(pred[:, HAND_POS], nxt[:, HAND_POS], atol=1e-5, rtol=0)
     torch.testing.assert_close(pred[:, HAND_VEL], nxt[:, HAND_VEL], atol=1e-4, rtol=0)
-    assert s.shape == (2 * 10 * 2, 13)
+    assert s.shape == (2 * 10 * 2, STATE_DIM)

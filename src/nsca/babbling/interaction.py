@@ -78,10 +78,12 @@ class Worker:
         qpos_rows = np.empty((T + 1, len(qpos_idx)))
         qvel_rows = np.empty((T + 1, len(qvel_idx)))
         touch = np.empty((T + 1, 3))
+        mocap_rows = np.empty((T + 1, 3))
         actions = np.zeros((T, 4))
         frames = []
         d = pg.data
         qpos_rows[0], qvel_rows[0], touch[0] = d.qpos[qpos_idx], d.qvel[qvel_idx], d.sensordata[touch_idx]
+        mocap_rows[0] = d.mocap_pos[0]
         hold = (0.0, 0.0, 0.0, 1.0)
         for t in range(T):
             if ctrl is not None:
@@ -96,9 +98,10 @@ class Worker:
                 frames.append(pg.render(self.image_size))  # the frame of state t
             pg.step(a)
             qpos_rows[t + 1], qvel_rows[t + 1], touch[t + 1] = d.qpos[qpos_idx], d.qvel[qvel_idx], d.sensordata[touch_idx]
+            mocap_rows[t + 1] = d.mocap_pos[0]
         if self.render:
             frames.append(pg.render(self.image_size))
-        states, quats = pg.states_from_record(qpos_rows, qvel_rows)
+        states, quats = pg.states_from_record(qpos_rows, qvel_rows, mocap_rows, pg.rest_height(0))
         vel = states[:, S.OBJ_VEL]
         g_eff = np.asarray(self.gravity) * pg.ctrl_dt_s
         dv = np.linalg.norm(vel[1:] - vel[:-1] - g_eff, axis=1)

@@ -10,7 +10,7 @@ Layout of a dataset folder (default `$NSCA_DATA_ROOT/babbling`, NSCA_DATA_ROOT d
     shards/shard-00000.parquet, ...   one shard per block of episodes, written atomically
 
 One row per recorded frame. Columns: `index` (global row), `episode_index`, `frame_index`
-(0..F-1), `is_last`; `state` (13 float32, nsca.priors.state layout), `action` (4 float32: the
+(0..F-1), `is_last`; `state` (STATE_DIM float32, nsca.priors.state layout), `action` (4 float32: the
 mean control action from this frame to the next; zeros on the last frame), `obj_quat`;
 episode-level labels repeated on every row (`object_id`, `primitive`, `spawn`, `params`,
 `phase`, `outcome`, `meaningful`, `competence`, `material`, `hardness_class`, `mass_kg`,
@@ -25,7 +25,7 @@ naming it.
 Torch access: `BabblingDataset(root)` (or `open_dataset(root)`) is a map-style Dataset of
 transitions (frame t -> t+1). Each item is a dict of tensors:
 
-    state, next_state   float32 (13,)
+    state, next_state   float32 (STATE_DIM,)
     action              float32 (4,)
     primitive, outcome, spawn, object_id, material, hardness_class, mass_class   int64 ()
     hardness            float32 () hardness class / 2: 0 soft, 0.5 medium, 1 hard
@@ -36,7 +36,7 @@ transitions (frame t -> t+1). Each item is a dict of tensors:
     audio               float32 (audio_samples,) 16 kHz, the window ending at frame t+1
                         (only when the store has audio; zero-padded at the episode start)
 
-`unit="episode"` gives one item per interaction instead: state (F, 13), action (F, 4),
+`unit="episode"` gives one item per interaction instead: state (F, STATE_DIM), action (F, 4),
 frames (F, 3, 64, 64) and audio (all samples) with the same labels.
 """
 

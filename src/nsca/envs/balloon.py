@@ -10,22 +10,26 @@ model (efference law with the prior's constants), and the gripper stays open: th
 the gravity law. Timing matches Meta-World (5 x 2.5 ms = 12.5 ms per control step), balls have
 the prior's rest height (radius 2 cm on a table top at z = 0), and velocities are finite
 differences over one control step, as in nsca.envs.metaworld.object_state. Each ball gives one
-13-float object-centric state (nsca.priors.state) per step.
+object-centric state (nsca.priors.state) per step.
 """
 
 from __future__ import annotations
 
 import mujoco
 import numpy as np
+import torch
 
-from nsca.priors.innate import PhysicsConstants
-from nsca.priors.state import GRIPPER, HAND_POS, HAND_VEL, OBJ_POS, OBJ_VEL, STATE_DIM
+from nsca.priors.innate import PhysicsConstants, efference
+from nsca.priors.state import GRIPPER, HAND_POS, HAND_VEL, HAND_VEL_PREV, OBJ_FREE, OBJ_HALF, OBJ_POS, OBJ_VEL, STATE_DIM, TARGET
 
 BALLOON_GRAVCOMP = 1.5
 BALL_RADIUS_M = 0.02
 TIMESTEP_S = 0.0025
 SUBSTEPS = 5
-CONSTANTS = PhysicsConstants(dt_s=TIMESTEP_S * SUBSTEPS, rest_z_m=BALL_RADIUS_M)
+# The hand's workspace: above the table, anywhere over it (the body model's other constants are
+# the Meta-World defaults; the balls' rest height is table_z + their radius).
+CONSTANTS = PhysicsConstants(dt_s=TIMESTEP_S * SUBSTEPS, table_z=0.0, hand_floor_z=0.03,
+                             target_low=(-0.3, -0.3, 0.03), target_high=(0.3, 0.3, 0.4))
 
 
 def scene_xml(n_balls: int, gravcomp: float) -> str:
@@ -68,6 +72,8 @@ class BalloonWorld:
         mujoco.mj_resetData(self.model, self.data)
         self.hand_pos = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2), rng.uniform(0.05, 0.3)])
         self.hand_vel = np.zeros(3)
+        self.hand_vel_prev = np.zeros(3)
+        self.target = np.zeros(3)
         self.data.mocap_pos[0] = self.hand_pos
         for i in range(self.n_balls):
             z = BALL_RADIUS_M if rng.random() < 0.3 else rng.uniform(0.05, 0.3)
@@ -83,9 +89,10 @@ class BalloonWorld:
 
     def step(self, action: np.ndarray) -> np.ndarray:
         """Move the hand by the efference law and advance physics one control step; (n_balls, 13)."""
-        cmd_v = np.clip(action[:3], -1, 1) * (self.c.action_scale_m / self.c.dt_s)
-        self.hand_vel = self.hand_vel + self.c.hand_lag * (cmd_v - self.hand_vel)
-        self.hand_pos = self.hand_pos + self.hand_vel * self.c.dt_s
+        hand = torch.as_tensor(self.states(np.zeros((1, 3)))[0], dtype=torch.float64)
+        nxt = (hand + efference(hand, torch.as_tensor(action, dtype=torch.float64), self.c)).numpy()
+        self.hand_vel_prev = self.hand_vel
+        self.hand_pos, self.hand_vel, self.target = nxt[HAND_POS], nxt[HAND_VEL], nxt[TARGET]
         self.data.mocap_pos[0] = self.hand_pos
         before = self.ball_pos()
         mujoco.mj_step(self.model, self.data, nstep=SUBSTEPS)
@@ -98,7 +105,11 @@ class BalloonWorld:
         s[:, HAND_VEL] = self.hand_vel
         s[:, GRIPPER] = 1.0
         s[:, OBJ_POS] = self.ball_pos()
-        s[:, OBJ_VEL] = ball_vel
+        s[:, OBJ_VEL] = ball_vel[: len(s)] if len(ball_vel) >= len(s) else ball_vel
+        s[:, TARGET] = self.target
+        s[:, HAND_VEL_PREV] = self.hand_vel_prev
+        s[:, OBJ_HALF] = BALL_RADIUS_M
+        s[:, OBJ_FREE] = 1.0
         return s
 
 

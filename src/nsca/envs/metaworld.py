@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nsca.errors import UsageError
+from nsca.priors.innate import META_WORLD_DT_S
 from nsca.priors.state import STATE_DIM
 
 DEMO_SEED_STRIDE = 1_000          # demo layout i of run seed s: s * 1000 + i
@@ -85,12 +86,24 @@ def parse_obs(obs: np.ndarray) -> dict[str, np.ndarray]:
     return {name: obs[..., s] for name, s in OBS_FIELDS.items()}
 
 
-def object_state(obs: np.ndarray, dt_s: float = 0.0125) -> np.ndarray:
+def object_state(
+    obs: np.ndarray,
+    dt_s: float = META_WORLD_DT_S,
+    target: np.ndarray | None = None,
+    hand_vel_prev: np.ndarray | None = None,
+    obj_half: float | np.ndarray = 0.0,
+    obj_free: float | np.ndarray = 1.0,
+) -> np.ndarray:
     """Object-centric state (see nsca.priors.state) from raw observations, batched over leading dims.
 
     Velocities are finite differences against the previous frame Meta-World stacks in the obs.
+    `target` is the commanded set-point minus the hand (the efference copy; the harness reads it
+    from the mocap body, `MetaWorldTask.state`) and `hand_vel_prev` the hand velocity one step
+    earlier (the harness keeps it); None means zeros (at rest after a reset).
     """
     f = parse_obs(np.asarray(obs, dtype=np.float32))
+    lead = f["hand_pos"].shape[:-1]
+    target = np.zeros((*lead, 3), np.float32) if target is None else np.broadcast_to(target, (*lead, 3))
     state = np.concatenate(
         [
             f["hand_pos"],
@@ -98,6 +111,10 @@ def object_state(obs: np.ndarray, dt_s: float = 0.0125) -> np.ndarray:
             f["gripper_open"],
             f["obj_pos"],
             (f["obj_pos"] - f["prev_obj_pos"]) / dt_s,
+            target,
+            np.zeros((*lead, 3), np.float32) if hand_vel_prev is None else np.broadcast_to(hand_vel_prev, (*lead, 3)),
+            np.broadcast_to(np.asarray(obj_half, np.float32), (*lead, 1)) if np.ndim(obj_half) < 1 else obj_half,
+            np.broadcast_to(np.asarray(obj_free, np.float32), (*lead, 1)) if np.ndim(obj_free) < 1 else obj_free,
         ],
         axis=-1,
     )
@@ -129,14 +146,76 @@ class MetaWorldTask:
     def reset(self, layout_seed: int) -> np.ndarray:
         self.env.seed(int(layout_seed))
         obs, _ = self.env.reset()
-        return np.asarray(obs, dtype=np.float32)
+        obs = np.asarray(obs, dtype=np.float32)
+        self.layout_seed = int(layout_seed)
+        self.obj_half, self.obj_free = object_properties(self.env, obs)
+        self._last_obs, self._vel_prev = obs, np.zeros(3, np.float32)
+        return obs
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        self._vel_prev = (self._last_obs[:3] - self._last_obs[18:21]) / self.dt_s
         obs, reward, _, _, info = self.env.step(np.clip(action, -1.0, 1.0).astype(np.float32))
-        return np.asarray(obs, dtype=np.float32), float(reward), bool(info["success"])
+        self._last_obs = obs = np.asarray(obs, dtype=np.float32)
+        return obs, float(reward), bool(info["success"])
+
+    def state(self, obs: np.ndarray) -> np.ndarray:
+        """The object-centric state of the current step (obs must be the latest observation)."""
+        target = (self.env.data.mocap_pos[0] - np.asarray(obs[:3], np.float64)).astype(np.float32)
+        return object_state(obs, self.dt_s, target, self._vel_prev, self.obj_half, self.obj_free)
+
+    # The (reset, step) -> state interface that self-calibration (nsca.priors.calibrate) drives.
+    def reset_state(self, seed: int) -> np.ndarray:
+        return self.state(self.reset(seed))
+
+    def step_state(self, action: np.ndarray) -> np.ndarray:
+        return self.state(self.step(action)[0])
 
     def close(self) -> None:
         self.env.close()
+
+
+def _robot_bodies(model) -> set[int]:
+    """Bodies of the Sawyer arm: the subtree whose root carries the hand."""
+    import mujoco
+
+    hand = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "hand")
+    root = int(model.body_rootid[hand])
+    return {b for b in range(model.nbody) if int(model.body_rootid[b]) == root}
+
+
+def object_properties(env, obs: np.ndarray) -> tuple[float, float]:
+    """(half-height, free) of the task's main object, read from the MuJoCo model as perception
+    would: the non-robot body nearest the observed object position; free if a free joint connects
+    it to the world; half-height = its centre minus the lowest point of its geoms."""
+    import mujoco
+
+    m, d = env.model, env.data
+    p = np.asarray(obs[4:7], np.float64)
+    robot = _robot_bodies(m)
+    best, body = np.inf, 0
+    candidates = [(d.xipos[b], b) for b in range(1, m.nbody)]
+    candidates += [(d.site_xpos[i], int(m.site_bodyid[i])) for i in range(m.nsite)]
+    candidates += [(d.geom_xpos[i], int(m.geom_bodyid[i])) for i in range(m.ngeom)]
+    for pos, b in candidates:
+        dist = float(np.linalg.norm(pos - p))
+        if b != 0 and b not in robot and dist < best:
+            best, body = dist, b
+    free, b = 0.0, body
+    while b > 0:
+        for j in range(m.body_jntadr[b], m.body_jntadr[b] + m.body_jntnum[b]):
+            if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE:
+                free = 1.0
+        b = int(m.body_parentid[b])
+    lows = []
+    for g in range(m.ngeom):
+        if int(m.geom_bodyid[g]) != body or m.geom_contype[g] == 0 and m.geom_conaffinity[g] == 0:
+            continue
+        centre, half = m.geom_aabb[g, :3], m.geom_aabb[g, 3:]
+        rot = d.geom_xmat[g].reshape(3, 3)
+        z_centre = d.geom_xpos[g, 2] + rot[2] @ centre
+        lows.append(z_centre - np.abs(rot[2]) @ half)
+    half_height = float(max(p[2] - min(lows), 0.0)) if lows else 0.0
+    return half_height, free
 
 
 @lru_cache(maxsize=16)
@@ -175,6 +254,7 @@ class Episode:
     rewards: np.ndarray   # (T,)
     success: bool
     layout_seed: int
+    states: np.ndarray    # (T+1, STATE_DIM) object-centric states (with the efference copy)
 
     @property
     def length(self) -> int:
@@ -185,18 +265,20 @@ def rollout(env: MetaWorldTask, layout_seed: int, act, max_steps: int | None = N
     """Run one episode with `act(obs) -> action`; success = reached at any step (Meta-World's rule)."""
     max_steps = max_steps or env.max_episode_steps
     obs = env.reset(layout_seed)
-    all_obs, actions, rewards, success = [obs], [], [], False
+    all_obs, states, actions, rewards, success = [obs], [env.state(obs)], [], [], False
     for _ in range(max_steps):
         a = np.clip(np.asarray(act(obs), dtype=np.float32), -1.0, 1.0)
         obs, r, ok = env.step(a)
         all_obs.append(obs)
+        states.append(env.state(obs))
         actions.append(a)
         rewards.append(r)
         if ok:
             success = True
             if stop_on_success:
                 break
-    return Episode(np.stack(all_obs), np.stack(actions), np.asarray(rewards, np.float32), success, layout_seed)
+    return Episode(np.stack(all_obs), np.stack(actions), np.asarray(rewards, np.float32), success, layout_seed,
+                   np.stack(states))
 
 
 def cache_dir() -> Path:
@@ -204,7 +286,7 @@ def cache_dir() -> Path:
 
 
 def _demo_path(task: str, run_seed: int, count: int, demo_steps: int) -> Path:
-    key = f"{task}_seed{run_seed}_n{count}_steps{demo_steps}_mw{metaworld_version()}"
+    key = f"{task}_seed{run_seed}_n{count}_steps{demo_steps}_mw{metaworld_version()}_s{STATE_DIM}"
     return cache_dir() / "demos" / f"{key}.npz"
 
 
@@ -216,6 +298,7 @@ def _save_demos(path: Path, episodes: list[Episode]) -> None:
         arrays[f"obs_{i}"] = ep.obs
         arrays[f"actions_{i}"] = ep.actions
         arrays[f"rewards_{i}"] = ep.rewards
+        arrays[f"states_{i}"] = ep.states
         arrays[f"meta_{i}"] = np.array([float(ep.success), float(ep.layout_seed)])
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -234,7 +317,8 @@ def _load_demos(path: Path, count: int) -> list[Episode] | None:
         eps = []
         for i in range(count):
             meta = z[f"meta_{i}"]
-            eps.append(Episode(z[f"obs_{i}"], z[f"actions_{i}"], z[f"rewards_{i}"], bool(meta[0]), int(meta[1])))
+            eps.append(Episode(z[f"obs_{i}"], z[f"actions_{i}"], z[f"rewards_{i}"], bool(meta[0]), int(meta[1]),
+                               z[f"states_{i}"]))
         return eps
     except (OSError, ValueError, KeyError):
         return None

@@ -4,8 +4,10 @@ The scene is generated in code from `ObjectSpec`s (nsca.envs.objects). The hand 
 welded (softly) to a mocap target that the action moves, as in Meta-World: it has mass, so a
 heavy object slows a strike. Its two fingers are slide joints closed by a position actuator with
 a limited force, so heavy or slippery objects slip out of the grasp. Each object
-exposes the 13-float object-centric state of nsca.priors.state (hand pos/vel, gripper opening,
-object pos/vel) through `object_state(i)`.
+exposes the object-centric state of nsca.priors.state (hand pos/vel, gripper opening, object
+pos/vel, the hand's set-point, its previous velocity, the object's half-height) through
+`object_state(i)`; `PlaygroundBody` drives it through the (reset_state, step_state) interface
+that self-calibration uses.
 
 Gravity is a scene option and each object has a `gravcomp` factor (MuJoCo's gravity
 compensation): 0 is a normal object, 1 floats, >1 rises like a balloon.
@@ -167,6 +169,7 @@ class Playground:
         self._pad_geoms = (m.geom("pad_l").id, m.geom("pad_r").id)
         self._geom_body = m.geom_bodyid.copy()
         self._bbox = [o.bbox_half_m() for o in self.objects]
+        self._hand_vel_prev = np.zeros(3)
         self._renderer = None
         self._cam_id = m.camera("front").id
 
@@ -210,7 +213,7 @@ class Playground:
         return self.data.qvel[a + 3:a + 6].copy()
 
     def object_state(self, i: int = 0) -> np.ndarray:
-        """The 13-float object-centric state (nsca.priors.state layout) for object `i`."""
+        """The object-centric state (nsca.priors.state layout) for object `i`."""
         out = np.empty(S.STATE_DIM, dtype=np.float64)
         h, hv = self._hand_q, self._hand_v
         out[S.HAND_POS] = self.data.qpos[h:h + 3]
@@ -219,6 +222,10 @@ class Playground:
         a, v = self._obj_qpos[i], self._obj_qvel[i]
         out[S.OBJ_POS] = self.data.qpos[a:a + 3]
         out[S.OBJ_VEL] = self.data.qvel[v:v + 3]
+        out[S.TARGET] = self.data.mocap_pos[0] - out[S.HAND_POS]
+        out[S.HAND_VEL_PREV] = self._hand_vel_prev
+        out[S.OBJ_HALF] = self.rest_height(i)
+        out[S.OBJ_FREE] = 1.0
         return out
 
     def record_indices(self, i: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -230,14 +237,21 @@ class Playground:
         return qpos_idx, qvel_idx
 
     @staticmethod
-    def states_from_record(qpos_rows: np.ndarray, qvel_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(states (N, 13), quats (N, 4)) from rows recorded with `record_indices`."""
-        states = np.empty((len(qpos_rows), S.STATE_DIM))
+    def states_from_record(qpos_rows: np.ndarray, qvel_rows: np.ndarray, mocap_rows: np.ndarray | None = None,
+                           half_height: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(states (N, STATE_DIM), quats (N, 4)) from consecutive per-step rows recorded with
+        `record_indices` (and the mocap set-point per row, when recorded)."""
+        states = np.zeros((len(qpos_rows), S.STATE_DIM))
         states[:, S.HAND_POS] = qpos_rows[:, 0:3]
         states[:, S.HAND_VEL] = qvel_rows[:, 0:3]
         states[:, S.GRIPPER] = 1.0 - qpos_rows[:, 3:5].mean(1, keepdims=True) / FINGER_TRAVEL_M
         states[:, S.OBJ_POS] = qpos_rows[:, 5:8]
         states[:, S.OBJ_VEL] = qvel_rows[:, 3:6]
+        if mocap_rows is not None:
+            states[:, S.TARGET] = mocap_rows - qpos_rows[:, 0:3]
+        states[1:, S.HAND_VEL_PREV] = qvel_rows[:-1, 0:3]
+        states[:, S.OBJ_HALF] = half_height
+        states[:, S.OBJ_FREE] = 1.0
         return states, qpos_rows[:, 8:12].copy()
 
     @property
@@ -277,6 +291,7 @@ class Playground:
     ) -> None:
         """Place the hand and objects (pos, quat); objects not given stay parked under the floor."""
         mujoco.mj_resetData(self.model, self.data)
+        self._hand_vel_prev = np.zeros(3)
         hp = self.clamp_target(np.asarray(hand_pos, dtype=float))
         self.data.mocap_pos[0] = hp
         self.data.qpos[self._hand_q:self._hand_q + 3] = hp
@@ -297,6 +312,7 @@ class Playground:
     def step(self, action: Sequence[float]) -> None:
         """Apply one action (dx, dy, dz, grip) in [-1, 1] for one control step."""
         a0, a1, a2, g = action
+        self._hand_vel_prev = self.data.qvel[self._hand_v:self._hand_v + 3].copy()
         p = self.data.mocap_pos[0]
         s = self.action_scale_m
         p[0] = min(max(p[0] + s * min(max(a0, -1.0), 1.0), -WORKSPACE_M), WORKSPACE_M)
@@ -355,3 +371,26 @@ class _FastRenderer:
 
     def close(self) -> None:
         self.ctx.free()
+
+
+class PlaygroundBody:
+    """The playground seen through (reset_state, step_state): what self-calibration drives.
+
+    A reset places the hand somewhere above the table and the first object at rest on it."""
+
+    def __init__(self, pg: Playground) -> None:
+        self.pg = pg
+        self.dt_s = pg.ctrl_dt_s
+
+    def reset_state(self, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        xy = rng.uniform(-0.15, 0.15, 2)
+        self.pg.reset([*rng.uniform(-0.15, 0.15, 2), rng.uniform(0.08, 0.25)],
+                      object_poses=[((*xy, self.pg.rest_height(0)), (1, 0, 0, 0))])
+        for _ in range(10):  # let contacts settle
+            self.pg.step((0.0, 0.0, 0.0, -1.0))
+        return self.pg.object_state(0)
+
+    def step_state(self, action) -> np.ndarray:
+        self.pg.step(np.clip(np.asarray(action, float), -1, 1))
+        return self.pg.object_state(0)

@@ -63,17 +63,13 @@ def train_world_model(cfg: BalloonConfig, data: dict[str, np.ndarray], seed: int
     import torch
 
     from nsca.envs.balloon import CONSTANTS
-    from nsca.priors.adaptive import AdaptivePhysicsPrior
+    from nsca.priors.adaptive import AdaptivePhysicsPrior, parameter_groups
 
     t = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in data.items()}
     torch.manual_seed(seed)
     wm = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=CONSTANTS)
     wm.set_normalization(t["state"], t["next_state"])
-    others = [p for n, p in wm.named_parameters() if n != "rho"]
-    opt = torch.optim.AdamW(
-        [{"params": others}, {"params": [wm.rho], "lr": cfg.rho_lr, "weight_decay": 0.0}],
-        lr=cfg.lr, weight_decay=cfg.weight_decay,
-    )
+    opt = torch.optim.AdamW(parameter_groups(wm, cfg.lr, cfg.weight_decay, cfg.rho_lr))
     gen = torch.Generator().manual_seed(seed)
     n = t["state"].shape[0]
     weights, losses = [wm.prior_weight.item()], []

@@ -58,7 +58,7 @@ def policy_inputs(obs: np.ndarray, task_index: int) -> np.ndarray:
     """BC input: object-centric state (13), goal (3), task one-hot (2)."""
     from nsca.envs.metaworld import goal, object_state
 
-    s = object_state(obs)
+    s = object_state(obs)[..., :13]  # the original 13-float state: this BC needs no more
     onehot = np.zeros(s.shape[:-1] + (2,), np.float32)
     onehot[..., task_index] = 1.0
     return np.concatenate([s, goal(obs), onehot], -1)

@@ -1,9 +1,15 @@
 """Phase 0, the lethality test: does an innate physics prior make few-demo learning work?
 
-Grid: conditions (prior 0.9 / 0.5 / 0.1 / none, plus plain BC as the floor) x seeds. A cell
-collects `demos` expert demos on its seed's demo layouts, fits the phase-0 agent and evaluates
-it on the shared evaluation layouts. The verdict follows the seed's table with an explicit rule
-(see VERDICT_RULE).
+Grids (`--grid`):
+- `default`: prior 0.9 / 0.5 / 0.1 / none (+ plain BC, the floor) x seeds, planner with the
+  learned model and learned reward: the seed's question;
+- `decomposition`: the 2x2 {learned model, simulator} x {learned reward, Meta-World's reward}
+  per prior, plus the policy-side `corrective` agent and BC (see nsca.learning.agent);
+- `curves`: demos x tasks x (`--curve-agents`) x seeds: data-efficiency curves.
+A cell collects `demos` expert demos on its seed's demo layouts, calibrates the innate laws by
+self-observation (motor babbling, no demos, no reward), fits the agent and evaluates it on the
+shared evaluation layouts. Conditions share BC, layouts and planner noise per seed, so the
+statistics are paired. The verdict follows the seed's table with an explicit rule (VERDICT_RULE).
 """
 
 from __future__ import annotations
@@ -23,15 +29,16 @@ import yaml
 from nsca.config import field
 from nsca.errors import UsageError
 from nsca.runner import Cell, run_grid
-from nsca.stats import compare, summarize
+from nsca.stats import paired_compare, summarize
 from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
 from nsca.utils.provenance import provenance
 
 VERDICT_RULE = (
     "VALIDATED if mean success(0.9) exceeds mean success(0.5) by more than 20% (relative) and the "
-    "95% bootstrap CI of the difference excludes 0; HURTING if mean(0.1) > mean(0.9) and the 95% "
-    "bootstrap CI of (0.1 - 0.9) excludes 0 (checked first); otherwise TOO WEAK."
+    "95% paired bootstrap CI of the per-seed differences excludes 0; HURTING if mean(0.1) > mean(0.9) "
+    "and the 95% paired bootstrap CI of (0.1 - 0.9) excludes 0 (checked first); otherwise TOO WEAK."
 )
+GRIDS = ("default", "decomposition", "curves")
 VERDICTS = {
     "validated": "core hypothesis validated — proceed",
     "too_weak": "prior mechanism too weak — debug AdaptivePhysicsPrior",
@@ -52,12 +59,21 @@ class LethalityConfig:
     episode_steps: int = field(300, "step cap per evaluation episode (the expert needs ~55; Meta-World's cap is 500)")
     bc_steps: int = field(2000, "gradient steps for the BC policy")
     world_model_steps: int = field(2000, "gradient steps for the world model")
-    progress_steps: int = field(1000, "gradient steps for the progress (value) model")
+    reward_steps: int = field(1000, "gradient steps for the learned reward model")
     horizon: int = field(3, "planning horizon (steps)")
     samples: int = field(32, "MPPI candidate futures per step")
     noise_std: float = field(0.3, "MPPI action noise std")
-    temperature: float = field(0.02, "MPPI softmax temperature in progress units")
-    prior_lr: float | None = field(None, "own learning rate for the prior weight's rho (default: the shared 1e-3)")
+    temperature: float = field(0.02, "MPPI softmax temperature (reward units, or x score std if relative)")
+    relative_temperature: bool = field(False, "temperature relative to the spread of the candidates' scores")
+    iterations: int = field(1, "MPPI iterations per step (>1 refits the noise mean, CEM-style)")
+    discount: float = field(0.9, "discount over the planning horizon")
+    prior_lr: float = field(1e-2, "rho's own learning rate (the one recipe: nsca.priors.adaptive.RHO_LR)")
+    calibration_steps: int = field(800, "self-observation steps that calibrate the innate laws (motor babbling)")
+    grid: Literal["default", "decomposition", "curves"] = field("default", "which grid to run (see docs/lethality.md)")
+    tasks: list[str] = field(["pick-place", "push", "drawer-open", "reach", "button-press-topdown"], "curves grid: tasks")
+    demos_list: list[int] = field([5, 10, 25, 100], "curves grid: demo counts")
+    curve_agents: list[str] = field(["bc", "none", "corrective_0.9"], "curves grid: conditions (names as in the decomposition)")
+    sim_eval_episodes: int = field(10, "evaluation episodes for oracle cells (simulator model or true reward: ~100x slower per step)")
     reward_ensemble: int = field(1, "reward models in the planner's ensemble (>1: score = mean - pessimism * std)")
     pessimism: float = field(1.0, "std penalty of the reward ensemble")
     workers: int = field(2, "parallel worker processes")
@@ -66,10 +82,11 @@ class LethalityConfig:
     out: str = field("runs/lethality", "output folder; a rerun with the same config resumes it")
 
     def validate(self) -> None:
-        for name in ("n_seeds", "demos", "eval_episodes", "episode_steps", "horizon", "samples", "reward_ensemble"):
+        for name in ("n_seeds", "demos", "eval_episodes", "episode_steps", "horizon", "samples", "reward_ensemble",
+                     "iterations", "sim_eval_episodes", "calibration_steps"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        for name in ("bc_steps", "world_model_steps", "progress_steps"):
+        for name in ("bc_steps", "world_model_steps", "reward_steps"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
         if self.workers < 1:
@@ -78,8 +95,15 @@ class LethalityConfig:
             raise UsageError("--pessimism must be >= 0")
         if self.noise_std < 0:
             raise UsageError("--noise-std must be >= 0")
-        if self.prior_lr is not None and self.prior_lr <= 0:
+        if self.prior_lr <= 0:
             raise UsageError("--prior-lr must be > 0")
+        if any(d < 1 for d in self.demos_list):
+            raise UsageError(f"--demos-list needs counts of at least 1, got {self.demos_list}")
+        if self.grid == "curves":
+            if not self.tasks or not self.curve_agents:
+                raise UsageError("--grid curves needs --tasks and --curve-agents")
+            for name in self.curve_agents:
+                parse_condition(name)
         if self.temperature <= 0:
             raise UsageError("--temperature must be > 0")
         if not self.priors:
@@ -108,24 +132,67 @@ def condition_name(prior: str) -> str:
     return "none" if prior.lower() == "none" else f"prior_{float(prior):g}"
 
 
-def cell_config(cfg: LethalityConfig, prior: str | None, seed: int) -> dict:
+def parse_condition(name: str) -> dict:
+    """A condition name -> agent settings. Names: `bc`; `none` / `prior_0.9` (planner, learned
+    model and reward); `<prior>+true` (Meta-World's reward on the predicted state); `sim+learned`,
+    `sim+true` (the simulator as the model); `corrective_<prior>` (policy-side agent)."""
+    base, _, reward = name.partition("+")
+    if reward not in ("", "learned", "true"):
+        raise UsageError(f"unknown reward kind '{reward}' in condition '{name}'; use learned or true")
+    reward = reward or "learned"
+    if base == "bc":
+        if reward != "learned":
+            raise UsageError(f"condition '{name}': plain BC has no reward to choose")
+        return {"kind": "bc", "prior": None, "model": "learned", "reward": "learned"}
+    if base == "sim":
+        return {"kind": "planner", "prior": None, "model": "sim", "reward": reward}
+    kind = "planner"
+    if base.startswith("corrective_"):
+        kind, base = "corrective", base[len("corrective_"):]
+        if reward != "learned":
+            raise UsageError(f"condition '{name}': the corrective agent does not plan, so it has no reward")
+    if base.startswith("prior_"):
+        base = base[len("prior_"):]
+    if base != "none":
+        try:
+            parse_prior(base)
+        except UsageError:
+            raise UsageError(f"unknown agent or condition '{name}'; see docs/lethality.md for the names") from None
+    return {"kind": kind, "prior": base, "model": "learned", "reward": reward}
+
+
+def cell_config(cfg: LethalityConfig, condition: str, seed: int, task: str | None = None, demos: int | None = None) -> dict:
     """Everything a cell's numbers depend on (and nothing else: workers, paths are excluded)."""
+    agent = parse_condition(condition)
+    oracle = agent["kind"] == "planner" and (agent["model"] == "sim" or agent["reward"] == "true")
     return {
-        "task": cfg.task, "seed": seed, "demos": cfg.demos,
-        "prior": prior, "use_planner": prior is not None,
-        "eval_episodes": cfg.eval_episodes, "episode_steps": cfg.episode_steps,
-        "bc_steps": cfg.bc_steps, "world_model_steps": cfg.world_model_steps,
-        "progress_steps": cfg.progress_steps, "horizon": cfg.horizon,
-        "samples": cfg.samples, "noise_std": cfg.noise_std, "temperature": cfg.temperature,
-        **({"prior_lr": cfg.prior_lr} if cfg.prior_lr is not None else {}),
+        "task": task or cfg.task, "seed": seed, "demos": demos or cfg.demos, **agent,
+        "eval_episodes": cfg.sim_eval_episodes if oracle else cfg.eval_episodes, "episode_steps": cfg.episode_steps,
+        "bc_steps": cfg.bc_steps, "world_model_steps": cfg.world_model_steps, "reward_steps": cfg.reward_steps,
+        "planner": {"horizon": cfg.horizon, "samples": cfg.samples, "noise_std": cfg.noise_std,
+                    "temperature": cfg.temperature, "relative_temperature": cfg.relative_temperature,
+                    "iterations": cfg.iterations, "discount": cfg.discount},
+        "prior_lr": cfg.prior_lr, "calibration_steps": cfg.calibration_steps,
         **({"reward_ensemble": cfg.reward_ensemble, "pessimism": cfg.pessimism} if cfg.reward_ensemble > 1 else {}),
     }
 
 
+def calibrated_constants(task: str, steps: int):
+    """The innate laws' constants from self-observation on this task (seed 0: shared by all cells)."""
+    from nsca.envs.metaworld import MetaWorldTask
+    from nsca.priors.calibrate import calibrate_env
+
+    env = MetaWorldTask(task)
+    try:
+        return calibrate_env(env, env.dt_s, steps=steps, seed=0)
+    finally:
+        env.close()
+
+
 def run_cell(c: dict, cell_dir: Path) -> dict:
-    """One (condition, seed): demos -> fit agent -> evaluate. Pure given its config."""
+    """One (condition, seed): demos -> calibrate -> fit agent -> evaluate. Pure given its config."""
     from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout
-    from nsca.learning.agent import AgentConfig, Phase0Agent
+    from nsca.learning.agent import AgentConfig, Oracle, Phase0Agent
     from nsca.learning.planner import PlannerConfig
     from nsca.utils.seeding import seed_everything
 
@@ -133,25 +200,24 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     env = MetaWorldTask(c["task"])
     t0 = time.time()
     demos = load_or_collect_demos(c["task"], c["seed"], c["demos"], env=env)
-    prior = parse_prior(c["prior"]) if c["prior"] is not None else None
-    use_planner = c["use_planner"]
+    constants = calibrated_constants(c["task"], c["calibration_steps"])
+    prior = parse_prior(c["prior"]) if c["prior"] not in (None, "none") else None
+    planner = c["kind"] == "planner"
     agent_cfg = AgentConfig(
-        prior=prior, use_planner=use_planner, bc_steps=c["bc_steps"],
-        world_model_steps=c["world_model_steps"] if use_planner else 0,
-        prior_lr=c.get("prior_lr"),
-        reward_ensemble=c.get("reward_ensemble", 1) if use_planner else 1, pessimism=c.get("pessimism", 1.0),
-        progress_steps=c["progress_steps"] if use_planner else 0,
-        planner=PlannerConfig(horizon=c["horizon"], samples=c["samples"], noise_std=c["noise_std"],
-                              temperature=c["temperature"]),
+        prior=prior, kind=c["kind"], model=c["model"], reward=c["reward"], bc_steps=c["bc_steps"],
+        world_model_steps=c["world_model_steps"], prior_lr=c["prior_lr"], reward_steps=c["reward_steps"],
+        reward_ensemble=c.get("reward_ensemble", 1) if planner else 1, pessimism=c.get("pessimism", 1.0),
+        planner=PlannerConfig(**c["planner"]),
     )
-    agent = Phase0Agent(agent_cfg, seed=c["seed"], dt_s=env.dt_s)
+    needs_oracle = planner and (c["model"] == "sim" or c["reward"] == "true")
+    agent = Phase0Agent(agent_cfg, seed=c["seed"], constants=constants, oracle=Oracle(env) if needs_oracle else None)
     init_weight = agent.world_model.prior_weight.item()
     train = agent.fit(demos)
     t_train = time.time() - t0
     episodes = []
     for i, layout in enumerate(eval_layout_seeds(c["eval_episodes"])):
         agent.reset(i)
-        ep = rollout(env, layout, agent.act, max_steps=c["episode_steps"])
+        ep = rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=c["episode_steps"])
         episodes.append({"layout_seed": layout, "success": ep.success, "steps": ep.length,
                          "return": float(ep.rewards.sum())})
     env.close()
@@ -167,11 +233,29 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     }
 
 
-def _conditions(cfg: LethalityConfig) -> list[tuple[str, str | None]]:
-    conds = [(condition_name(p), p) for p in cfg.priors]
-    if cfg.bc_floor:
-        conds.append(("bc", None))
-    return conds
+def conditions(cfg: LethalityConfig) -> list[str]:
+    if cfg.grid == "decomposition":
+        conds = []
+        for p in cfg.priors:
+            conds += [condition_name(p), condition_name(p) + "+true"]
+        conds += ["sim+learned", "sim+true"] + [f"corrective_{condition_name(p)}".replace("corrective_prior_", "corrective_") for p in cfg.priors]
+        return conds + (["bc"] if cfg.bc_floor else [])
+    return [condition_name(p) for p in cfg.priors] + (["bc"] if cfg.bc_floor else [])
+
+
+def grid_cells(cfg: LethalityConfig) -> list[Cell]:
+    from nsca.envs.metaworld import resolve_task
+
+    if cfg.grid == "curves":
+        cells = []
+        for task in cfg.tasks:
+            t = resolve_task(task)
+            for demos in cfg.demos_list:
+                for name in cfg.curve_agents:
+                    for seed in range(cfg.n_seeds):
+                        cells.append(Cell(f"{t}/d{demos}/{name}", seed, cell_config(cfg, name, seed, t, demos)))
+        return cells
+    return [Cell(name, seed, cell_config(cfg, name, seed)) for name in conditions(cfg) for seed in range(cfg.n_seeds)]
 
 
 def _check_out(cfg: LethalityConfig, out: Path) -> None:
@@ -189,13 +273,14 @@ def _check_out(cfg: LethalityConfig, out: Path) -> None:
 def run_lethality(cfg: LethalityConfig) -> dict:
     from nsca.envs.metaworld import resolve_task
 
-    resolve_task(cfg.task)  # fail fast on an unknown task, before anything is written
+    resolve_task(cfg.task)  # fail fast on an unknown task or condition, before anything is written
+    grid_cells(cfg)
     out = ensure_writable_dir(cfg.out)
     _check_out(cfg, out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
     atomic_write_text(out / "config.yaml", yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
-    cells = [Cell(name, seed, cell_config(cfg, prior, seed)) for name, prior in _conditions(cfg) for seed in range(cfg.n_seeds)]
+    cells = grid_cells(cfg)
     t0 = time.time()
     records = run_grid("nsca.experiments.lethality:run_cell", cells, out, workers=cfg.workers,
                        backend=cfg.backend, address=cfg.address, desc="lethality cells")
@@ -217,16 +302,43 @@ def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
             **summarize(rates),
             "per_seed": rates,
             "prior_weight_final": float(np.mean([r["metrics"]["prior_weight_final"] for r in rs])),
+            "eval_episodes": rs[0]["config"]["eval_episodes"],
         }
     rates = {k: v["per_seed"] for k, v in table.items()}
     comparisons = {}
-    for a, b in [("prior_0.9", "prior_0.5"), ("prior_0.1", "prior_0.9"), ("prior_0.9", "none"), ("none", "bc")]:
-        if a in rates and b in rates:
-            comparisons[f"{a} vs {b}"] = compare(rates[a], rates[b])
+    for a, b in comparison_pairs(list(rates)):
+        comparisons[f"{a} vs {b}"] = paired_compare(rates[a], rates[b])
     return {
-        "task": cfg.task, "demos": cfg.demos, "n_seeds": cfg.n_seeds, "eval_episodes": cfg.eval_episodes,
+        "grid": cfg.grid, "task": cfg.task, "demos": cfg.demos, "n_seeds": cfg.n_seeds, "eval_episodes": cfg.eval_episodes,
         "table": table, "comparisons": comparisons, **verdict(comparisons),
     }
+
+
+def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
+    """The paired comparisons a grid's conditions support (within one task/demos group)."""
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        prefix, _, cond = n.rpartition("/")
+        groups.setdefault(prefix, []).append(cond)
+    pairs = []
+    for prefix, conds in groups.items():
+        full = (lambda c: f"{prefix}/{c}") if prefix else (lambda c: c)  # noqa: E731
+        wanted = [("prior_0.9", "prior_0.5"), ("prior_0.1", "prior_0.9"), ("none", "bc"),
+                  ("sim+true", "bc"), ("sim+learned", "bc"), ("sim+true", "sim+learned"), ("none+true", "bc")]
+        for c in conds:
+            if c.startswith("prior_") and "+" not in c:
+                wanted += [(c, "none"), (c + "+true", "none+true")]
+            if c.startswith("corrective_"):
+                wanted += [(c, "bc")]
+                if c != "corrective_none":
+                    wanted.append((c, "corrective_none"))
+                    wanted.append((c, "none"))
+        seen = set()
+        for a, b in wanted:
+            if a in conds and b in conds and (a, b) not in seen:
+                seen.add((a, b))
+                pairs.append((full(a), full(b)))
+    return pairs
 
 
 def verdict(comparisons: dict) -> dict:
@@ -236,7 +348,7 @@ def verdict(comparisons: dict) -> dict:
         return {"verdict": "not_applicable", "verdict_text": "verdict needs priors 0.9, 0.5 and 0.1", "verdict_rule": VERDICT_RULE}
     if low_hi["diff_abs"] > 0 and low_hi["diff_ci95"][0] > 0:
         key = "hurting"
-    elif hi_lo["diff_rel"] > 0.2 and hi_lo["diff_ci95"][0] > 0:
+    elif (hi_lo["diff_rel"] or 0) > 0.2 and hi_lo["diff_ci95"][0] > 0:
         key = "validated"
     else:
         key = "too_weak"
@@ -244,17 +356,21 @@ def verdict(comparisons: dict) -> dict:
 
 
 def format_report(report: dict) -> str:
-    lines = [f"Lethality test: {report['task']}, {report['demos']} demos, {report['n_seeds']} seeds, "
+    lines = [f"Lethality test ({report.get('grid', 'default')} grid): {report['task']}, {report['demos']} demos, {report['n_seeds']} seeds, "
              f"{report['eval_episodes']} eval episodes per cell", "",
-             f"{'condition':<11} {'success':>8} {'std':>6} {'95% CI':>15} {'IQM':>6} {'prior_w':>8}  per seed"]
+             f"{'condition':<24} {'success':>8} {'std':>6} {'95% CI':>15} {'IQM':>6} {'prior_w':>8}  per seed"]
     for name, row in report["table"].items():
         ci = f"[{row['ci95_low']:.2f}, {row['ci95_high']:.2f}]"
         seeds = " ".join(f"{x:.2f}" for x in row["per_seed"])
-        lines.append(f"{name:<11} {row['mean']:>8.3f} {row['std']:>6.3f} {ci:>15} {row['iqm']:>6.3f} {row['prior_weight_final']:>8.3f}  {seeds}")
+        lines.append(f"{name:<24} {row['mean']:>8.3f} {row['std']:>6.3f} {ci:>15} {row['iqm']:>6.3f} {row['prior_weight_final']:>8.3f}  {seeds}")
     lines.append("")
+    lines.append("Paired comparisons (same seed = same demos, BC, layouts and planner noise):")
     for name, c in report["comparisons"].items():
-        lines.append(f"{name}: diff {c['diff_abs']:+.3f} abs, {c['diff_rel']:+.1%} rel, 95% CI [{c['diff_ci95'][0]:+.3f}, "
-                     f"{c['diff_ci95'][1]:+.3f}], Welch p={c['p_welch']:.3g}, Mann-Whitney p={c['p_mann_whitney']:.3g}, d={c['cohens_d']:.2f}")
+        fmt = lambda x, f: "n/a" if x is None else format(x, f)  # noqa: E731
+        lines.append(f"{name}: paired diff {c['diff_abs']:+.3f} (rel {fmt(c['diff_rel'], '+.1%')}), 95% paired CI "
+                     f"[{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], paired t p={fmt(c['p_paired_t'], '.3g')}, "
+                     f"Wilcoxon p={fmt(c['p_wilcoxon'], '.3g')}, d_z={fmt(c['effect_dz'], '.2f')}, "
+                     f"wins/losses {c['wins']}/{c['losses']}")
     lines += ["", f"Verdict: {report['verdict_text']}", f"Rule: {report['verdict_rule']}"]
     if "wall_time_s" in report:
         lines.append(f"Wall time: {report['wall_time_s']:.0f} s")

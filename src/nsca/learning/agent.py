@@ -3,7 +3,15 @@
 All three networks are learned from the same few demos. Conditions differ only in the world
 model's prior (`0.9`, `0.5`, `0.1`, or `None` = random-init baseline with no prior term), and
 with the same seed they share the BC policy, reward model and planner noise bit for bit, so
-any difference in success is caused by the world model. `use_planner=False` is plain BC.
+any difference in success is caused by the world model. Kinds:
+
+- `bc`: plain BC (the floor);
+- `planner`: MPPI around BC through a model (`model`: the learned world model, or `sim`: the
+  simulator itself) scored by a value (`reward`: the learned reward model, or `true`:
+  Meta-World's reward of the predicted state) -- the 2x2 decomposition;
+- `corrective`: the prior in the *policy*: the world model labels corrective transitions
+  around the demos (perturbed states -> the action its dynamics say returns to the demo), and BC
+  trains on demos + corrections (a model-based DART); acts like plain BC, no planning.
 """
 
 from __future__ import annotations
@@ -13,32 +21,40 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from nsca.envs.metaworld import Episode, goal, object_state
+from nsca.envs.metaworld import Episode, goal
 from nsca.learning.bc import BCPolicy, Normalizer, train_regressor
 from nsca.learning.planner import PlannerConfig, mppi_action
-from nsca.priors.adaptive import AdaptivePhysicsPrior, mlp
+from nsca.priors.adaptive import RHO_LR, AdaptivePhysicsPrior, mlp, parameter_groups
 from nsca.priors.innate import PhysicsConstants
-from nsca.priors.state import HAND_POS, OBJ_POS, STATE_DIM
+from nsca.priors.state import GRIPPER, HAND_POS, HAND_VEL, HAND_VEL_PREV, OBJ_POS, STATE_DIM, TARGET
+
+KINDS = ("bc", "planner", "corrective")
+MODELS = ("learned", "sim")
+REWARDS = ("learned", "true")
 
 
 @dataclass(frozen=True)
 class AgentConfig:
     prior: float | None = 0.9
-    use_planner: bool = True
+    kind: str = "planner"
+    model: str = "learned"
+    reward: str = "learned"
     hidden: int = 256
     lr: float = 1e-3
     bc_steps: int = 2000
     bc_input_noise: float = 0.05
     world_model_steps: int = 2000
-    progress_steps: int = 1000
-    prior_lr: float | None = None   # own learning rate for rho (None: the shared lr); see docs/sanity.md
-    objective: str = "reward"   # what the planner maximises: "reward" (demo rewards) or "progress" (t/T)
+    reward_steps: int = 1000
+    prior_lr: float = RHO_LR     # rho's own step size: the project's one recipe (nsca.priors.adaptive)
+    corrections: int = 4         # corrective agent: perturbed copies per demo state
+    correction_noise_m: float = 0.01
+    objective: str = "reward"   # what the reward model fits: "reward" (demo rewards) or "progress" (t/T)
     reward_ensemble: int = 1    # >1: that many reward models; the planner scores mean - pessimism * std
     pessimism: float = 1.0
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
 
-class ProgressModel(torch.nn.Module):
+class RewardModel(torch.nn.Module):
     """Scores a state in [0, 1] for the planner: the demo's reward / 10 (Meta-World's dense
     reward is in [0, 10]) or how far along its demonstration the state is (t / T)."""
 
@@ -79,7 +95,7 @@ FEATURE_DIM = STATE_DIM + 9
 def demo_arrays(demos: list[Episode], dt_s: float) -> dict[str, torch.Tensor]:
     states, nexts, actions, goals, progress, rewards = [], [], [], [], [], []
     for ep in demos:
-        s = object_state(ep.obs, dt_s)
+        s = ep.states
         states.append(s[:-1])
         nexts.append(s[1:])
         actions.append(ep.actions)
@@ -91,37 +107,57 @@ def demo_arrays(demos: list[Episode], dt_s: float) -> dict[str, torch.Tensor]:
 
 
 class Phase0Agent:
-    def __init__(self, cfg: AgentConfig, seed: int, dt_s: float = 0.0125) -> None:
+    def __init__(self, cfg: AgentConfig, seed: int, constants: PhysicsConstants = PhysicsConstants(), oracle=None) -> None:
+        for name, value, allowed in (("kind", cfg.kind, KINDS), ("model", cfg.model, MODELS), ("reward", cfg.reward, REWARDS)):
+            if value not in allowed:
+                raise ValueError(f"agent {name} must be one of {', '.join(allowed)}, got {value!r}")
+        if cfg.kind == "planner" and (cfg.model == "sim" or cfg.reward == "true") and oracle is None:
+            raise ValueError("model=sim or reward=true needs the simulator (oracle=...)")
         self.cfg = cfg
         self.seed = seed
-        self.dt_s = dt_s
+        self.dt_s = constants.dt_s
+        self.oracle = oracle
         torch.manual_seed(seed)
         obs_dim = FEATURE_DIM
         self.policy = BCPolicy(obs_dim, hidden=cfg.hidden)
-        self.progress = ProgressModel(obs_dim, cfg.hidden)
-        self.world_model = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=PhysicsConstants(dt_s=dt_s))
+        self.progress = RewardModel(obs_dim, cfg.hidden)
+        self.world_model = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=constants)
         # Created last so that the default (one reward model) draws the same initial weights.
-        self.extra_reward_models = [ProgressModel(obs_dim, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
+        self.extra_reward_models = [RewardModel(obs_dim, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
         self.value: torch.nn.Module = self.progress
         self._noise = torch.Generator().manual_seed(seed)
+
+    @property
+    def uses_world_model(self) -> bool:
+        c = self.cfg
+        return c.kind == "corrective" or (c.kind == "planner" and c.model == "learned")
 
     def fit(self, demos: list[Episode]) -> dict:
         d = demo_arrays(demos, self.dt_s)
         x = features(d["state"], d["goal"])
+        # One generator per component, so that what one condition skips does not shift another's draws.
         gen = torch.Generator().manual_seed(self.seed)
+        gen_reward = torch.Generator().manual_seed(self.seed * 7_919 + 101)
+        gen_wm = torch.Generator().manual_seed(self.seed * 7_919 + 202)
         self.policy.norm.fit(x)
         self.progress.norm.fit(x)
         self.world_model.set_normalization(d["state"], d["next_state"])
-        bc = train_regressor(self.policy, x, d["action"], self.cfg.bc_steps, self.cfg.lr,
-                             input_noise=self.cfg.bc_input_noise, generator=gen)
         if self.cfg.objective not in ("reward", "progress"):
             raise ValueError(f"objective must be reward or progress, got {self.cfg.objective!r}")
-        pr = train_regressor(self.progress, x, d[self.cfg.objective][:, None], self.cfg.progress_steps,
-                             self.cfg.lr, input_noise=self.cfg.bc_input_noise, generator=gen)
-        wm = self._fit_world_model(d, gen)
+        planner = self.cfg.kind == "planner"
+        # BC is bit-identical across every condition; the corrective agent re-fits it on its augmented data.
+        bc = train_regressor(self.policy, x, d["action"], self.cfg.bc_steps, self.cfg.lr,
+                             input_noise=self.cfg.bc_input_noise, generator=gen)
+        pr = train_regressor(self.progress, x, d[self.cfg.objective][:, None],
+                             self.cfg.reward_steps if planner and self.cfg.reward == "learned" else 0,
+                             self.cfg.lr, input_noise=self.cfg.bc_input_noise, generator=gen_reward)
+        wm = self._fit_world_model(d, gen_wm) if self.uses_world_model else []
+        info: dict = {}
+        if self.cfg.kind == "corrective":
+            info = self._fit_corrective(d, x, gen_wm)
         for k, member in enumerate(self.extra_reward_models):
             member.norm.fit(x)
-            train_regressor(member, x, d[self.cfg.objective][:, None], self.cfg.progress_steps, self.cfg.lr,
+            train_regressor(member, x, d[self.cfg.objective][:, None], self.cfg.reward_steps, self.cfg.lr,
                             input_noise=self.cfg.bc_input_noise,
                             generator=torch.Generator().manual_seed(self.seed * 7919 + k + 1))
         if self.extra_reward_models:
@@ -129,22 +165,17 @@ class Phase0Agent:
         for m in (self.policy, self.value, self.world_model):
             m.eval()
         return {
-            "bc_loss": float(np.mean(bc[-50:])),
-            "progress_loss": float(np.mean(pr[-50:])),
-            "world_model_loss": float(np.mean(wm[-50:])),
+            "bc_loss": float(np.mean(bc[-50:])) if bc else None,
+            "reward_loss": float(np.mean(pr[-50:])) if pr else None,
+            "world_model_loss": float(np.mean(wm[-50:])) if wm else None,
             "prior_weight": self.world_model.prior_weight.item(),
             "demo_transitions": int(x.shape[0]),
+            **info,
         }
 
     def _fit_world_model(self, d: dict, gen: torch.Generator) -> list[float]:
         wm = self.world_model
-        groups: list[dict] = [{"params": list(wm.parameters())}]
-        if wm.rho is not None and self.cfg.prior_lr is not None:
-            # Adam moves every parameter ~lr per step, so with one lr the residual absorbs a wrong
-            # prior before rho can move; rho (one scalar) gets its own step size and no decay.
-            groups = [{"params": [p for n, p in wm.named_parameters() if n != "rho"]},
-                      {"params": [wm.rho], "lr": self.cfg.prior_lr, "weight_decay": 0.0}]
-        opt = torch.optim.AdamW(groups, lr=self.cfg.lr, weight_decay=1e-4)
+        opt = torch.optim.AdamW(parameter_groups(wm, self.cfg.lr, 1e-4, self.cfg.prior_lr))
         n = d["state"].shape[0]
         losses = []
         for _ in range(self.cfg.world_model_steps):
@@ -156,16 +187,97 @@ class Phase0Agent:
             losses.append(loss.item())
         return losses
 
+    def _fit_corrective(self, d: dict, x: torch.Tensor, gen: torch.Generator) -> dict:
+        """Perturb each demo state's hand (and the set-point with it, as a displaced body would
+        be), ask the world model which action brings the hand back onto the demo's next hand
+        position (gradient descent on the action through the model), and re-fit BC on demos +
+        these corrections."""
+        s, s_next, a_demo, g = d["state"], d["next_state"], d["action"], d["goal"]
+        k = self.cfg.corrections
+        s_rep, nxt_rep, a_rep, g_rep = (t.repeat(k, 1) for t in (s, s_next, a_demo, g))
+        noise = torch.randn(s_rep[:, HAND_POS].shape, generator=gen) * self.cfg.correction_noise_m
+        pert = s_rep.clone()
+        pert[:, HAND_POS] = pert[:, HAND_POS] + noise
+        pert[:, TARGET] = pert[:, TARGET] - noise          # the set-point stays where it was commanded
+        act = a_rep.clone().requires_grad_(True)
+        opt = torch.optim.Adam([act], lr=0.05)
+        for p in self.world_model.parameters():
+            p.requires_grad_(False)
+        for _ in range(50):
+            pred = self.world_model(pert, torch.cat([act[:, :3].clamp(-1, 1), a_rep[:, 3:]], 1))
+            loss = (pred[:, HAND_POS] - nxt_rep[:, HAND_POS]).pow(2).sum(1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        for p in self.world_model.parameters():
+            p.requires_grad_(True)
+        labels = torch.cat([act.detach()[:, :3].clamp(-1, 1), a_rep[:, 3:]], 1)
+        xs = torch.cat([x, features(pert, g_rep)])
+        ys = torch.cat([a_demo, labels])
+        torch.manual_seed(self.seed)
+        self.policy = BCPolicy(FEATURE_DIM, hidden=self.cfg.hidden)
+        self.policy.norm.fit(xs)
+        train_regressor(self.policy, xs, ys, self.cfg.bc_steps, self.cfg.lr, input_noise=self.cfg.bc_input_noise, generator=gen)
+        return {"corrections": int(labels.shape[0]), "correction_residual_mm": float(loss.detach().sqrt() * 1000)}
+
     def reset(self, episode_seed: int) -> None:
         """Planner noise depends only on (agent seed, episode), identical across conditions."""
         self._noise.manual_seed(self.seed * 1_000_003 + episode_seed)
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        s = torch.as_tensor(object_state(obs, self.dt_s))
-        g = torch.as_tensor(goal(obs))
+    def act(self, state: np.ndarray, goal_pos: np.ndarray) -> np.ndarray:
+        s = torch.as_tensor(state, dtype=torch.float32)
+        g = torch.as_tensor(goal_pos, dtype=torch.float32)
         with torch.no_grad():
-            if not self.cfg.use_planner:
+            if self.cfg.kind != "planner":
                 a = self.policy(features(s, g)[None])[0]
             else:
-                a = mppi_action(self.world_model, self.policy, self.value, s[None], g[None], self.cfg.planner, features, self._noise)
+                if self.cfg.reward == "true" and self.cfg.model == "learned":
+                    self.oracle.reward.begin()
+                a = mppi_action(self._model_fn(), self.policy, self._value_fn(), s[None], g[None],
+                                self.cfg.planner, features, self._noise)
         return a.clamp(-1, 1).numpy()
+
+    def act_obs(self, env, obs: np.ndarray) -> np.ndarray:
+        return self.act(env.state(obs), goal(obs))
+
+    # --- the 2x2: which model steps the candidates, which value scores them -------------
+    def _model_fn(self):
+        if self.cfg.model == "learned":
+            wm = self.world_model
+
+            def step(s, a, h):
+                return wm(s, a), None
+            return step
+        sim = self.oracle.model
+
+        def sim_step(s, a, h):
+            if h == 0:
+                sim.begin(len(a))
+            nxt, rewards = sim.step(a.numpy())
+            return torch.as_tensor(nxt, dtype=torch.float32), torch.as_tensor(rewards / 10.0)
+        return sim_step
+
+    def _value_fn(self):
+        if self.cfg.reward == "learned":
+            value = self.value
+
+            def learned(s, a, g, sim_reward):
+                return value(features(s, g)).squeeze(-1)
+            return learned
+        reward = self.oracle.reward
+
+        def true(s, a, g, sim_reward):
+            if sim_reward is not None:
+                return sim_reward
+            return torch.as_tensor(reward(s.numpy(), a.numpy()) / 10.0)
+        return true
+
+
+class Oracle:
+    """The simulator-side pieces of the 2x2 for one real env: its model and its reward."""
+
+    def __init__(self, env) -> None:
+        from nsca.envs.oracle import SimulatorModel, TrueReward
+
+        self.model = SimulatorModel(env)
+        self.reward = TrueReward(env)

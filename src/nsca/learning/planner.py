@@ -1,10 +1,14 @@
-"""MPPI over the world model, seeded by the BC policy (TD-MPC style, without a latent space).
+"""MPPI over a model, seeded by the BC policy (TD-MPC style, without a latent space).
 
-Each of `samples` candidate futures follows the BC policy through the world model with
-Gaussian action noise; futures are scored by the progress model and the first actions averaged
-with softmax weights at an absolute temperature. Sample 0 is the noise-free BC rollout, so planning can only move away
-from BC when the world model predicts a better future. The world model's prior weight is thus
-in the causal path to every action taken.
+Each of `samples` candidate futures follows the BC policy through the model with Gaussian
+action noise; futures are scored by the value (discounted sum over the horizon) and the first
+actions averaged with softmax weights. Sample 0 is the noise-free BC rollout, so planning can
+only move away from BC when the model and value predict a better future.
+
+The temperature is relative (`temperature` x the spread of the candidates' scores), so the
+planner's departure from BC does not depend on how different the model *says* futures are
+(an absolute temperature lets a model that exaggerates differences drag the plan further);
+`iterations` > 1 refits the noise mean to the weighted first actions (CEM-style refinement).
 """
 
 from __future__ import annotations
@@ -19,37 +23,35 @@ class PlannerConfig:
     horizon: int = 3
     samples: int = 32
     noise_std: float = 0.3
-    temperature: float = 0.02  # in progress units (a demo gains ~0.02 progress per step)
+    temperature: float = 0.02   # softmax temperature: absolute (reward units) or x score std
+    relative_temperature: bool = False
     discount: float = 0.9
+    iterations: int = 1
 
 
 @torch.no_grad()
-def mppi_action(
-    world_model,
-    policy,
-    progress,
-    state: torch.Tensor,
-    goal: torch.Tensor,
-    cfg: PlannerConfig,
-    features,
-    generator: torch.Generator,
-) -> torch.Tensor:
+def mppi_action(model_step, policy, value, state: torch.Tensor, goal: torch.Tensor, cfg: PlannerConfig,
+                features, generator: torch.Generator) -> torch.Tensor:
+    """`model_step(s, a, h) -> (s', sim_reward or None)`; `value(s', a, g, sim_reward) -> (n,)`."""
     n = cfg.samples
-    s = state.expand(n, -1)
     g = goal.expand(n, -1)
-    noise = torch.randn((n, cfg.horizon, policy_action_dim(policy)), generator=generator) * cfg.noise_std
-    noise[0] = 0.0
-    score = torch.zeros(n)
+    shift = torch.zeros(cfg.horizon, policy_action_dim(policy))
     first = None
-    for h in range(cfg.horizon):
-        a = (policy(features(s, g)) + noise[:, h]).clamp(-1, 1)
-        if first is None:
-            first = a
-        s = world_model(s, a)
-        score += (cfg.discount**h) * progress(features(s, g)).squeeze(-1)
-    # An absolute temperature: when the models see no real difference between futures the
-    # weights are near uniform and the zero-mean noise averages out, leaving the BC action.
-    weights = torch.softmax((score - score.max()) / cfg.temperature, 0)
+    for _ in range(max(1, cfg.iterations)):
+        s = state.expand(n, -1)
+        noise = torch.randn((n, cfg.horizon, policy_action_dim(policy)), generator=generator) * cfg.noise_std + shift
+        noise[0] = shift
+        score = torch.zeros(n)
+        first = None
+        for h in range(cfg.horizon):
+            a = (policy(features(s, g)) + noise[:, h]).clamp(-1, 1)
+            if first is None:
+                first = a
+            s, sim_reward = model_step(s, a, h)
+            score += (cfg.discount**h) * value(s, a, g, sim_reward)
+        temp = cfg.temperature * (float(score.std()) + 1e-6 if cfg.relative_temperature else 1.0)
+        weights = torch.softmax((score - score.max()) / temp, 0)
+        shift = (weights[:, None, None] * noise).sum(0)
     return (weights[:, None] * first).sum(0)
 
 

@@ -1,6 +1,6 @@
 """NSCAModel: encoders -> fusion -> world model (AdaptivePhysicsPrior state head) and heads.
 
-A batch is a dict of tensors. Inputs: "state" (B, 13) always used by the physics head;
+A batch is a dict of tensors. Inputs: "state" (B, STATE_DIM) always used by the physics head;
 "frames" (B, T, 3, 64, 64), "audio" (B, N) at 16 kHz, "proprio" (B, 7) (taken from the
 state's hand fields when absent), "action" (B, 4), "primitive" (B,) int. Targets, each
 optional (a missing one simply contributes no loss): "next_state", "next_frames",
@@ -21,7 +21,7 @@ from nsca.model.fusion import Fusion
 from nsca.model.heads import MaterialHead, OutcomeHead, PolicyHead
 from nsca.model.world_model import WorldModel
 from nsca.priors.innate import PhysicsConstants
-from nsca.priors.state import GRIPPER, HAND_POS, HAND_VEL
+from nsca.priors.state import GRIPPER, HAND_POS, HAND_VEL, STATE_DIM
 
 LOSS_NAMES = ("state", "latent", "outcome", "material", "hardness", "policy")
 
@@ -46,7 +46,7 @@ class NSCAModel(nn.Module):
         if "proprio" in cfg.modalities:
             enc["proprio"] = VectorEncoder(cfg.proprio_dim, d, cfg.mlp_hidden)
         if "state" in cfg.modalities:
-            enc["state"] = VectorEncoder(13, d, cfg.mlp_hidden)
+            enc["state"] = VectorEncoder(STATE_DIM, d, cfg.mlp_hidden)
         self.encoders = nn.ModuleDict(enc)
         self.fusion = Fusion(tuple(enc), d, cfg.fusion_layers, cfg.fusion_heads, cfg.fusion_ff)
         self.action_embed_dim = cfg.action_dim + cfg.n_primitives

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+
+from nsca.priors.state import STATE_DIM
 import pkgutil
 import subprocess
 import sys
@@ -90,7 +92,7 @@ def verify_install(preset_name: str = "default", batch_size: int = 2, envs: bool
         terms["total"].backward()
         out = model(batch)
         b = batch_size
-        expected = {"z": (b, model.cfg.latent_dim), "next_z": (b, model.cfg.latent_dim), "next_state": (b, 13),
+        expected = {"z": (b, model.cfg.latent_dim), "next_z": (b, model.cfg.latent_dim), "next_state": (b, STATE_DIM),
                     "outcome_logits": (b, model.cfg.n_outcomes), "material_logits": (b, model.cfg.n_materials),
                     "hardness": (b,), "primitive_logits": (b, model.cfg.n_primitives), "policy_action": (b, 4)}
         wrong = {k: tuple(out[k].shape) for k, s in expected.items() if tuple(out[k].shape) != s}

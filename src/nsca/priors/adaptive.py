@@ -94,3 +94,25 @@ class AdaptivePhysicsPrior(nn.Module):
         """One-step prediction error in units of each dimension's typical change."""
         err = (self(state, action, context) - next_state) / self.delta_std
         return err.pow(2).mean()
+
+
+# One recipe for the prior weight, used by the few-shot agent, `nsca train` and the balloon check.
+# Adam moves every parameter by about lr per step whatever its gradient, so with one lr the
+# residual network (thousands of parameters) absorbs a wrong prior long before rho (one scalar)
+# moves; rho therefore gets its own step size and no weight decay (decay would pull w to
+# softplus(0) = 0.69 whatever the data says).
+RHO_LR = 1e-2
+
+
+def parameter_groups(model: nn.Module, lr: float, weight_decay: float, rho_lr: float = RHO_LR) -> list[dict]:
+    """AdamW groups: matrices with decay, norms/biases without, every `rho` at `rho_lr` without."""
+    rho = [p for n, p in model.named_parameters() if n == "rho" or n.endswith(".rho")]
+    rho_ids = {id(p) for p in rho}
+    rest = [(n, p) for n, p in model.named_parameters() if id(p) not in rho_ids and p.requires_grad]
+    groups = [
+        {"params": [p for _, p in rest if p.ndim >= 2], "lr": lr, "weight_decay": weight_decay},
+        {"params": [p for _, p in rest if p.ndim < 2], "lr": lr, "weight_decay": 0.0},
+    ]
+    if rho:
+        groups.append({"params": rho, "lr": rho_lr, "weight_decay": 0.0})
+    return [g for g in groups if g["params"]]

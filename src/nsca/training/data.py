@@ -171,7 +171,6 @@ def dataset_facts(dataset: Dataset) -> dict[str, Any]:
     constants = PhysicsConstants(
         dt_s=float(schema.get("control_dt_s", base.dt_s)) * k,
         action_scale_m=base.action_scale_m * k,
-        hand_lag=1.0 - (1.0 - base.hand_lag) ** k,
     )
     groups = None
     if getattr(dataset, "unit", None) == "transition" and hasattr(dataset, "n_frames"):

@@ -54,12 +54,10 @@ def run_path(cfg: TrainConfig) -> Path:
 
 
 def make_optimizer(model: NSCAModel, cfg: TrainConfig) -> torch.optim.Optimizer:
-    # No decay on norms, biases and the prior's rho: decay would pull prior_weight to softplus(0).
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    rest = [p for n, p in model.named_parameters() if p.ndim < 2]
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}], lr=cfg.lr
-    )
+    # The project's one recipe for the prior weight (nsca.priors.adaptive.parameter_groups).
+    from nsca.priors.adaptive import parameter_groups
+
+    return torch.optim.AdamW(parameter_groups(model, cfg.lr, cfg.weight_decay))
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -234,8 +232,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 b = _to(batch, device)
                 sw = curiosity.weights(b["primitive"]).to(device) if curiosity is not None and "primitive" in b else None
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(step, cfg)
+                for group in optimizer.param_groups:  # warm-up scales each group's own lr (rho's too)
+                    group["lr"] = group.setdefault("base_lr", group["lr"]) * lr_at(step, cfg) / cfg.lr
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                     terms = model.losses(b, weights, state_sample_weight=sw)
                     loss = terms["total"]

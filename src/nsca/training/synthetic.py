@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from nsca.priors.innate import PhysicsConstants, prior_delta
+from nsca.priors.state import DYNAMIC, STATE_DIM
 
 N_MATERIALS = 8
 N_OUTCOMES = 10
@@ -51,7 +52,10 @@ class SyntheticInteractions(torch.utils.data.Dataset):
         obj = hand + rng.normal(0, 0.03, 3)
         obj[2] = max(obj[2], 0.02)
         obj_vel = rng.normal(0, 0.05, 3)
-        state = np.concatenate([hand, hand_vel, gripper, obj, obj_vel]).astype(np.float32)
+        target = rng.normal(0, 0.01, 3)
+        hand_vel_prev = hand_vel + rng.normal(0, 0.01, 3)
+        state = np.concatenate([hand, hand_vel, gripper, obj, obj_vel, target, hand_vel_prev, [0.02], [1.0]]).astype(np.float32)
+        assert state.shape == (STATE_DIM,)
         action = rng.uniform(-1, 1, 4).astype(np.float32)
         primitive = int(rng.integers(N_PRIMITIVES))
         material = int(rng.integers(N_MATERIALS))
@@ -60,7 +64,7 @@ class SyntheticInteractions(torch.utils.data.Dataset):
         delta = prior_delta(st, torch.from_numpy(action)[None], self.constants)[0].numpy()
         nxt = state + delta
         nxt[12] += 0.02 * (hardness - 0.5)
-        nxt += rng.normal(0, 1e-4, 13).astype(np.float32)
+        nxt[DYNAMIC] += rng.normal(0, 1e-4, DYNAMIC.stop).astype(np.float32)
         outcome = (2 * primitive + int(obj[2] > 0.06)) % N_OUTCOMES
         item = {
             "state": torch.from_numpy(state),

@@ -44,7 +44,10 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_default) + "\n")
+    """Strict JSON (NaN / inf become null), written atomically."""
+    from nsca.stats import strict_json
+
+    atomic_write_text(path, json.dumps(strict_json(obj), indent=2, sort_keys=True, default=_default, allow_nan=False) + "\n")
 
 
 def read_json(path: str | Path) -> Any | None:

@@ -1,0 +1,173 @@
+"""The simulator as the planner's model, and Meta-World's own reward on a predicted state.
+
+Used by the phase-0 decomposition ({learned model, simulator} x {learned reward, true reward}):
+
+- `SimulatorModel` restores the real episode's MuJoCo state into a scratch copy of the task (same
+  layout) once per candidate future and steps it: the planner's ceiling, no model error at all.
+  Candidates are stepped one after another through Meta-World's own `step` (Meta-World drives
+  the arm through a mocap body that `mujoco.rollout`'s open-loop control arrays do not cover,
+  and the BC policy closes the loop at every step), so these cells use fewer evaluation
+  episodes (see docs/lethality.md).
+- `TrueReward` evaluates the task's `compute_reward` on an object-centric state the learned model
+  predicted: the scratch copy is put in the real current state, the hand's bodies and sites are
+  translated rigidly to the predicted hand position (fingers spread to the predicted opening),
+  the object's to the predicted object position, and Meta-World's function reads them. The
+  arm's posture and contact flags stay those of the current state, an approximation measured by
+  `tests/test_oracle.py` (reward of the true next state vs the simulator's reward).
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from nsca.envs.metaworld import MetaWorldTask, _robot_bodies
+from nsca.priors.state import GRIPPER, HAND_POS, OBJ_POS
+
+_STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
+
+
+class _Scratch:
+    """A second instance of the task whose sim state can be set to the real env's."""
+
+    def __init__(self, real: MetaWorldTask) -> None:
+        self.real = real
+        self.env = MetaWorldTask(real.task)
+        m = self.env.env.model
+        self.size = mujoco.mj_stateSize(m, _STATE_SPEC)
+        self._layout = None
+
+    def sync_layout(self) -> None:
+        if self._layout != self.real.layout_seed:
+            self.env.reset(self.real.layout_seed)  # same goal, object init, reward constants
+            self._layout = self.real.layout_seed
+
+    def snapshot(self, env: MetaWorldTask) -> tuple:
+        buf = np.empty(self.size)
+        mujoco.mj_getState(env.env.model, env.env.data, buf, _STATE_SPEC)
+        e = env.env
+        return buf, e._prev_obs.copy(), env._last_obs.copy(), env._vel_prev.copy(), e.curr_path_length
+
+    def restore(self, snap: tuple, forward: bool = True) -> None:
+        buf, prev_obs, last_obs, vel_prev, _ = snap
+        e = self.env.env
+        mujoco.mj_setState(e.model, e.data, buf, _STATE_SPEC)
+        if forward:  # stepping recomputes it; reading positions needs it
+            mujoco.mj_forward(e.model, e.data)
+        e._prev_obs = prev_obs.copy()
+        e.curr_path_length = 0  # the scratch copy never truncates
+        self.env._last_obs, self.env._vel_prev = last_obs.copy(), vel_prev.copy()
+
+
+class SimulatorModel:
+    """`begin(n)` at each planning step, then `step(actions)` -> (next states, true rewards)."""
+
+    def __init__(self, real: MetaWorldTask) -> None:
+        self.scratch = _Scratch(real)
+        self.real = real
+        self.snaps: list[tuple] = []
+
+    def begin(self, n: int) -> None:
+        self.scratch.sync_layout()
+        snap = self.scratch.snapshot(self.real)
+        self.snaps = [snap] * n
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        env = self.scratch.env
+        states, rewards = [], []
+        for i, a in enumerate(actions):
+            self.scratch.restore(self.snaps[i], forward=False)
+            obs, r, _ = env.step(a)
+            states.append(env.state(obs))
+            rewards.append(r)
+            self.snaps[i] = self.scratch.snapshot(env)
+        return np.stack(states), np.asarray(rewards, np.float32)
+
+
+class TrueReward:
+    """Meta-World's reward of predicted states (see the module docstring for the mapping)."""
+
+    def __init__(self, real: MetaWorldTask) -> None:
+        self.scratch = _Scratch(real)
+        self.real = real
+        e = self.scratch.env.env
+        m = e.model
+        robot = _robot_bodies(m)
+        hand_root = m.body("hand").id
+        # The hand's own subtree (hand, fingers, pads), not the whole arm.
+        self.hand_bodies = np.array([b for b in robot if self._descends(m, b, hand_root)])
+        self.hand_sites = np.array([s for s in range(m.nsite) if m.site_bodyid[s] in set(self.hand_bodies)])
+        self.finger_bodies = np.array([m.body(n).id for n in ("leftpad", "rightpad") if _has_body(m, n)])
+        self.finger_sites = np.array([m.site(n).id for n in ("leftEndEffector", "rightEndEffector")])
+
+    @staticmethod
+    def _descends(m, b: int, root: int) -> bool:
+        while b > 0:
+            if b == root:
+                return True
+            b = int(m.body_parentid[b])
+        return False
+
+    def begin(self) -> None:
+        self.scratch.sync_layout()
+        self.scratch.restore(self.scratch.snapshot(self.real))
+        d = self.scratch.env.env.data
+        self._xpos, self._xipos, self._site = d.xpos.copy(), d.xipos.copy(), d.site_xpos.copy()
+        self._obs = self.real._last_obs.copy()
+        self._tcp = self._site[self.finger_sites].mean(0)
+        axis = self._site[self.finger_sites[1]] - self._site[self.finger_sites[0]]
+        self._axis = axis / max(float(np.linalg.norm(axis)), 1e-9)
+        self._obj_body = self._main_object_body()
+
+    def _main_object_body(self) -> int:
+        m, d = self.scratch.env.env.model, self.scratch.env.env.data
+        p = self._obs[4:7]
+        robot = _robot_bodies(m)
+        best, body = np.inf, -1
+        for b in range(1, m.nbody):
+            dist = float(np.linalg.norm(d.xipos[b] - p))
+            if b not in robot and dist < best:
+                best, body = dist, b
+        return body if best < 0.02 else -1
+
+    def __call__(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        e = self.scratch.env.env
+        d = e.data
+        out = np.empty(len(states), np.float32)
+        for i, (s, a) in enumerate(zip(states, actions)):
+            shift = s[HAND_POS] - self._obs[0:3]  # the observed hand point, not the finger-tip centre
+            d.xpos[self.hand_bodies] = self._xpos[self.hand_bodies] + shift
+            d.xipos[self.hand_bodies] = self._xipos[self.hand_bodies] + shift
+            d.site_xpos[self.hand_sites] = self._site[self.hand_sites] + shift
+            # Fingers spread to the predicted opening, symmetrically about the hand point.
+            spread = float(np.clip(s[GRIPPER][0], 0.0, 1.0)) / max(float(self._obs[3]), 1e-3)
+            for ids, arr, src in ((self.finger_sites, d.site_xpos, self._site), (self.finger_bodies, d.xpos, self._xpos),
+                                  (self.finger_bodies, d.xipos, self._xipos)):
+                if len(ids):
+                    along = (src[ids] - self._tcp) @ self._axis
+                    arr[ids] = src[ids] + shift + np.outer(along * (spread - 1.0), self._axis)
+            obj_shift = s[OBJ_POS] - self._obs[4:7]
+            if self._obj_body >= 0:
+                d.xpos[self._obj_body] = self._xpos[self._obj_body] + obj_shift
+                d.xipos[self._obj_body] = self._xipos[self._obj_body] + obj_shift
+            obs = self._obs.astype(np.float64).copy()
+            obs[18:36] = self._obs[:18]
+            obs[0:3] = s[HAND_POS]
+            obs[3] = np.clip(s[GRIPPER][0], 0.0, 1.0)
+            obs[4:7] = s[OBJ_POS]
+            reward, _ = e.evaluate_state(obs, np.asarray(a, np.float32))
+            out[i] = float(reward)
+        d.xpos[:], d.xipos[:], d.site_xpos[:] = self._xpos, self._xipos, self._site
+        return out
+
+
+def _has_body(m, name: str) -> bool:
+    return mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, name) >= 0
+
+
+def supports_oracle(task: str) -> bool:
+    """Oracle modes need MuJoCo state restore and the task's reward function (all Meta-World v3 tasks)."""
+    from nsca.envs.metaworld import resolve_task
+
+    resolve_task(task)
+    return True

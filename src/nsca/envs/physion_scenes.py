@@ -1,0 +1,579 @@
+"""Physion-style object-contact-prediction (OCP) scenes generated in MuJoCo.
+
+Physion (Bear et al. 2021) asks, from the start of a clip, whether the red "agent" object will
+touch the yellow "patient" object or zone. Its scenes are TDW renders that cannot be downloaded
+here, so this module builds seven of its eight scenarios in MuJoCo, procedurally varied (sizes,
+masses, frictions, positions, speeds), and writes every trial in Physion's own HDF5 layout, so
+`nsca.data.physion.PhysionOCP` reads ours and the official files through one code path:
+
+    frames/<NNNN>/images/_img                   PNG, 64x64 RGB, fixed camera
+    frames/<NNNN>/labels/target_contacting_zone agent touches patient during that frame's interval
+    static/stimulus_name                        "<scenario>_<split>_<seed>"
+
+plus NSCA extras the official files do not have (used by the object-state physics rollout):
+
+    frames/<NNNN>/objects/positions, velocities (2, 3): agent and patient centre, m and m/s
+    static/half_extents (2, 3): axis-aligned half-size of agent and patient at t = 0, m
+    static/free (2,): 1 = the object is a free body, 0 = fixed (a zone, a pedestal)
+    static/fps, static/scenario, static/seed
+
+Scenarios and what varies:
+- collide: a launched agent slides/rolls at a patient; aim, speed, friction, shapes, an obstacle.
+- roll: a ball rolls down a ramp towards a patient; ramp angle and length, rolling friction, offset.
+- dominoes: a pushed chain of 1-4 dominoes ending in the red one; spacing, lateral jitter, push;
+  the patient is a yellow zone beyond the chain (Physion's layout).
+- support: a tower of 1-3 blocks under the red block; offsets decide stability; yellow zone beside.
+- contain: an agent thrown towards an open container whose inner floor is the yellow zone.
+- drop: an agent dropped onto a tilted or round obstacle; a yellow zone on one side.
+- link: a red bob at the end of a chain of 2-5 ball-jointed links, released from an angle; a
+  yellow block in or out of its arc.
+- drape is left out: a MuJoCo flex cloth was not built in this round (time); see docs/physion.md.
+
+Labels are balanced exactly per scenario and split by rejection: trials are simulated in seed
+order and kept while their label's quota is open. The three splits (dynamics training, readout
+training, test) draw seeds from disjoint ranges.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import mujoco
+import numpy as np
+
+from nsca.errors import UsageError
+
+SCENARIOS = ("collide", "contain", "dominoes", "drop", "link", "roll", "support")
+LEFT_OUT = {"drape": "needs a MuJoCo flex cloth; not built in this round"}
+SPLITS = ("dynamics_training", "readout_training", "test")
+_SPLIT_SEED_BASE = {"dynamics_training": 0, "readout_training": 1_000_000, "test": 2_000_000}
+TIMESTEP_S = 0.0025
+STATE_EVERY = 4           # object states every 10 ms
+FPS = 10                  # rendered frames per second (Physion: 30; see docs/physion.md)
+# The readout sees the first OBSERVE_S seconds, and no kept trial has its first agent-patient
+# contact inside them (the readout must predict, not detect). Physion observes 1.5 s of scenes
+# whose objects are several times larger than these (5-20 cm), which move correspondingly faster.
+OBSERVE_S = 0.5
+RED = (0.9, 0.1, 0.1, 1)
+YELLOW = (0.95, 0.85, 0.1, 1)
+_NEUTRAL = ((0.35, 0.45, 0.75, 1), (0.3, 0.6, 0.4, 1), (0.6, 0.5, 0.4, 1), (0.55, 0.55, 0.6, 1), (0.45, 0.3, 0.55, 1))
+
+
+def _fmt(v) -> str:
+    return " ".join(f"{float(x):.6g}" for x in np.atleast_1d(v))
+
+
+@dataclass
+class Body:
+    """A rigid body: free (a freejoint) or fixed to the world."""
+
+    name: str
+    geoms: list[str]                     # <geom .../> lines, positions relative to the body
+    pos: tuple[float, float, float]
+    half_extent: tuple[float, float, float]  # axis-aligned half-size at t = 0 (for the rollout)
+    free: bool = True
+    quat: tuple[float, float, float, float] = (1, 0, 0, 0)
+    vel: tuple[float, ...] = (0, 0, 0, 0, 0, 0)  # initial (linear, angular) velocity of a free body
+    inner: str = ""                      # extra XML inside the body (children of a chain)
+
+
+@dataclass
+class SceneSpec:
+    scenario: str
+    bodies: list[Body]
+    duration_s: float
+    static_xml: list[str] = field(default_factory=list)  # world geoms: ramps, walls
+    floor_friction: float = 0.6
+    agent: str = "agent"
+    patient: str = "patient"
+    qpos_init: dict[str, np.ndarray] = field(default_factory=dict)  # joint name -> qpos
+
+
+def _geom(kind: str, size, rgba, pos=(0, 0, 0), euler=None, mass=None, friction=0.5, roll=0.0, extra: str = "") -> str:
+    e = f' euler="{_fmt(euler)}"' if euler is not None else ""
+    m = f' mass="{mass:.6g}"' if mass is not None else ""
+    condim = 6 if kind in ("sphere", "cylinder", "capsule") else 4
+    return (f'<geom type="{kind}" size="{_fmt(size)}" pos="{_fmt(pos)}"{e}{m} rgba="{_fmt(rgba)}"'
+            f' friction="{friction:.4g} 0.005 {roll:.4g}" condim="{condim}"{extra}/>')
+
+
+def _shape(rng: np.random.Generator, rgba, scale: float, mass: float, friction: float, roll: float,
+           kinds=("sphere", "box", "cylinder")) -> tuple[list[str], tuple[float, float, float]]:
+    """A random primitive of characteristic size `scale` (m): its geom line and half-extent."""
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind == "sphere":
+        return [_geom("sphere", [scale], rgba, mass=mass, friction=friction, roll=roll)], (scale, scale, scale)
+    if kind == "cylinder":
+        h = scale * rng.uniform(0.6, 1.2)
+        return [_geom("cylinder", [scale, h], rgba, mass=mass, friction=friction, roll=roll)], (scale, scale, h)
+    hx, hy, hz = scale * rng.uniform(0.7, 1.2, size=3)
+    return [_geom("box", [hx, hy, hz], rgba, mass=mass, friction=friction)], (hx, hy, hz)
+
+
+def _neutral(rng: np.random.Generator):
+    return _NEUTRAL[int(rng.integers(len(_NEUTRAL)))]
+
+
+def _zone(x: float, y: float, half_xy: tuple[float, float]) -> Body:
+    """A flat yellow patch on the floor (Physion's target zone), fixed."""
+    g = [_geom("box", [half_xy[0], half_xy[1], 0.002], YELLOW, pos=(0, 0, 0))]
+    return Body("patient", g, (x, y, 0.002), (half_xy[0], half_xy[1], 0.002), free=False)
+
+
+# ---- the scenarios ----------------------------------------------------------------------------
+def collide(rng: np.random.Generator) -> SceneSpec:
+    # A slippery floor and agent (MuJoCo takes the larger friction of a pair): slow, long slides.
+    ra = rng.uniform(0.025, 0.045)
+    mu = rng.uniform(0.01, 0.03)
+    agent_g, ha = _shape(rng, RED, ra, rng.uniform(0.1, 0.6), mu, 0.0, kinds=("box", "cylinder"))
+    rp = rng.uniform(0.03, 0.06)
+    pat_g, hp = _shape(rng, YELLOW, rp, rng.uniform(0.1, 1.0), rng.uniform(0.3, 0.8), 0.005)
+    ax, px = -0.35, rng.uniform(0.0, 0.25)
+    py = rng.uniform(-0.1, 0.1)
+    miss = rng.uniform(-2.0, 2.0) * (max(ha[:2]) + max(hp[:2]))  # aim error at the patient
+    # Speed from the sliding distance v^2 / (2 mu g) to the patient, scaled: some stop short.
+    speed = math.sqrt(2 * mu * 9.81 * (px - ax)) * rng.uniform(0.7, 1.25)
+    d = np.array([px - ax, py + miss, 0.0])
+    v = speed * d / np.linalg.norm(d)
+    bodies = [
+        Body("agent", agent_g, (ax, 0.0, ha[2] + 0.001), ha, vel=(v[0], v[1], 0, 0, 0, 0)),
+        Body("patient", pat_g, (px, py, hp[2] + 0.001), hp),
+    ]
+    if rng.random() < 0.3:  # an obstacle that may block the path
+        hb = (0.01, rng.uniform(0.03, 0.08), rng.uniform(0.03, 0.06))
+        bx = rng.uniform(ax + 0.12, px - 0.08)
+        by = rng.uniform(-0.1, 0.1)
+        bodies.append(Body("obstacle", [_geom("box", hb, _neutral(rng), mass=rng.uniform(0.2, 2.0))], (bx, by, hb[2] + 0.001), hb))
+    return SceneSpec("collide", bodies, duration_s=4.0, floor_friction=mu)
+
+
+def roll(rng: np.random.Generator) -> SceneSpec:
+    theta = rng.uniform(0.12, 0.3)          # ramp pitch, rad
+    a, b, c = rng.uniform(0.08, 0.16), 0.06, 0.01
+    xc = -0.3
+    zc = a * math.sin(theta) + c * math.cos(theta)
+    along = np.array([math.cos(theta), 0, -math.sin(theta)])
+    normal = np.array([math.sin(theta), 0, math.cos(theta)])
+    r = rng.uniform(0.02, 0.035)
+    start = np.array([xc, 0, zc]) + (-0.7 * a) * along + (c + r + 0.001) * normal
+    rollf = rng.uniform(0.0003, 0.003)
+    agent = Body("agent", [_geom("sphere", [r], RED, mass=rng.uniform(0.05, 0.4), friction=0.8, roll=rollf)],
+                 tuple(start), (r, r, r))
+    rp = rng.uniform(0.03, 0.06)
+    pat_g, hp = _shape(rng, YELLOW, rp, rng.uniform(0.1, 1.0), 0.6, 0.005, kinds=("box", "cylinder"))
+    px = xc + a * math.cos(theta) + rng.uniform(0.25, 0.6)
+    py = rng.uniform(-1.5, 1.5) * (r + max(hp[:2]))
+    ramp = _geom("box", [a, b, c], _neutral(rng), pos=(xc, 0, zc), euler=(0, theta, 0), friction=0.8, roll=0.001)
+    return SceneSpec("roll", [agent, Body("patient", pat_g, (px, py, hp[2] + 0.001), hp)], duration_s=4.0,
+                     static_xml=[ramp])
+
+
+def dominoes(rng: np.random.Generator) -> SceneSpec:
+    hx, hy, hz = 0.006, rng.uniform(0.015, 0.03), rng.uniform(0.035, 0.055)
+    n = int(rng.integers(3, 7))  # dominoes including the red one
+    gaps = rng.uniform(0.4, 1.1, size=n) * hz * 2  # centre spacing; > height breaks the chain
+    x = -0.25
+    bodies = []
+    for i in range(n):
+        name = "agent" if i == n - 1 else f"domino{i}"
+        rgba = RED if i == n - 1 else _neutral(rng)
+        y = rng.normal(0, 0.4 * hy) if i else 0.0
+        # The first domino is pushed into rotation about its bottom edge (a gentle push).
+        w = rng.uniform(1.0, 2.5)
+        vel = (w * hz, 0, 0, 0, w, 0) if i == 0 else (0, 0, 0, 0, 0, 0)
+        bodies.append(Body(name, [_geom("box", [hx, hy, hz], rgba, mass=rng.uniform(0.02, 0.1), friction=rng.uniform(0.3, 0.8))],
+                           (x, y, hz + 0.0005), (hx, hy, hz), vel=vel))
+        if i < n - 1:
+            x += gaps[i]
+    zx = x + hx + rng.uniform(0.1, 1.3) * hz * 2  # zone edge: within or beyond the fall
+    half = (rng.uniform(0.03, 0.06), rng.uniform(0.04, 0.08))
+    bodies.append(_zone(zx + half[0], rng.normal(0, 0.01), half))
+    return SceneSpec("dominoes", bodies, duration_s=4.0)
+
+
+def support(rng: np.random.Generator) -> SceneSpec:
+    n = int(rng.integers(2, 5))
+    z, x = 0.0, 0.0
+    lean = rng.choice([-1.0, 1.0])
+    bodies = []
+    for i in range(n + 1):
+        top = i == n
+        hx, hy, hz = rng.uniform(0.02, 0.04), rng.uniform(0.02, 0.04), rng.uniform(0.015, 0.035)
+        if i:
+            x += lean * rng.uniform(0.2, 0.75) * hx  # the stack's centre of mass past an edge topples it
+        name, rgba = ("agent", RED) if top else (f"block{i}", _neutral(rng))
+        bodies.append(Body(name, [_geom("box", [hx, hy, hz], rgba, mass=rng.uniform(0.05, 0.4), friction=rng.uniform(0.4, 0.9))],
+                           (x, 0.0, z + hz + 0.0005), (hx, hy, hz)))
+        z += 2 * hz + 0.001
+    half = (rng.uniform(0.03, 0.07), rng.uniform(0.05, 0.09))
+    edge = 0.05 + rng.uniform(0.4, 1.3) * z
+    bodies.append(_zone(lean * (edge + half[0]), 0.0, half))
+    return SceneSpec("support", bodies, duration_s=4.0)
+
+
+def contain(rng: np.random.Generator) -> SceneSpec:
+    inner = rng.uniform(0.05, 0.09)       # container inner half-width
+    wall_h = rng.uniform(0.03, 0.07)
+    t = 0.006
+    cx = rng.uniform(0.1, 0.25)
+    walls = [
+        _geom("box", [t, inner + t, wall_h], _neutral(rng), pos=(cx - inner - t, 0, wall_h)),
+        _geom("box", [t, inner + t, wall_h], _neutral(rng), pos=(cx + inner + t, 0, wall_h)),
+        _geom("box", [inner, t, wall_h], _neutral(rng), pos=(cx, -inner - t, wall_h)),
+        _geom("box", [inner, t, wall_h], _neutral(rng), pos=(cx, inner + t, wall_h)),
+    ]
+    r = rng.uniform(0.015, 0.03)
+    ax, az = -0.25, rng.uniform(0.1, 0.25)
+    # Ballistic launch aimed at a point around the container's centre.
+    aim_x = cx + rng.uniform(-2.0, 2.0) * inner
+    aim_y = rng.uniform(-1.5, 1.5) * inner
+    flight = rng.uniform(0.9, 1.2)  # a high lob: it lands after the observed second
+    vx, vy = (aim_x - ax) / flight, aim_y / flight
+    vz = (r - az + 0.5 * 9.81 * flight ** 2) / flight
+    agent_g, ha = _shape(rng, RED, r, rng.uniform(0.03, 0.2), rng.uniform(0.3, 0.9), 0.005)
+    bodies = [Body("agent", agent_g, (ax, 0.0, az), ha, vel=(vx, vy, vz, 0, 0, 0)),
+              _zone(cx, 0.0, (inner, inner))]
+    return SceneSpec("contain", bodies, duration_s=4.0, static_xml=walls)
+
+
+def drop(rng: np.random.Generator) -> SceneSpec:
+    r = rng.uniform(0.015, 0.035)
+    agent_g, ha = _shape(rng, RED, r, rng.uniform(0.05, 0.4), rng.uniform(0.2, 0.9), rng.uniform(0.0003, 0.003),
+                         kinds=("sphere", "sphere", "box"))
+    side = rng.choice([-1.0, 1.0])
+    if rng.random() < 0.5:  # a tilted plank, falling towards `side`
+        tilt = side * rng.uniform(0.1, 0.5)
+        hb = (rng.uniform(0.05, 0.1), 0.06, 0.008)
+        top = rng.uniform(0.04, 0.1)
+        obstacle = _geom("box", hb, _neutral(rng), pos=(0, 0, top), euler=(0, tilt, 0), friction=rng.uniform(0.2, 0.8))
+        pillar = _geom("box", [0.01, 0.01, top / 2], _neutral(rng), pos=(0, 0, top / 2))
+        static = [obstacle, pillar]
+        height = top
+    else:  # a ball-topped post
+        rb = rng.uniform(0.03, 0.06)
+        height = rng.uniform(0.02, 0.08)
+        static = [_geom("sphere", [rb], _neutral(rng), pos=(0, 0, height + rb - 0.01)),
+                  _geom("cylinder", [0.01, height / 2], _neutral(rng), pos=(0, 0, height / 2))]
+        height += 2 * rb
+    ax = rng.normal(0, 0.03)
+    az = height + rng.uniform(0.3, 0.5)
+    half = (rng.uniform(0.04, 0.08), rng.uniform(0.05, 0.1))
+    zx = rng.choice([-1.0, 1.0]) * (rng.uniform(0.25, 0.5) + half[0])
+    bodies = [Body("agent", agent_g, (ax, rng.normal(0, 0.01), az), ha), _zone(zx, 0.0, half)]
+    return SceneSpec("drop", bodies, duration_s=4.0, static_xml=static)
+
+
+def link(rng: np.random.Generator) -> SceneSpec:
+    """A red bob at the end of a hanging chain of ball-jointed links is struck by a slowly rolling
+    grey ball and swings towards (or short of, or past) a yellow block."""
+    n = int(rng.integers(2, 6))
+    seg = rng.uniform(0.035, 0.06)          # link length
+    r_link, r_bob = 0.006, rng.uniform(0.02, 0.03)
+    bob_z = r_bob + rng.uniform(0.01, 0.03)
+    height = n * seg + bob_z
+    grey = _neutral(rng)
+    damping = rng.uniform(0.0005, 0.005)
+    inner = f'<geom type="sphere" size="{r_bob:.6g}" pos="0 0 {-seg:.6g}" rgba="{_fmt(RED)}" mass="{rng.uniform(0.03, 0.15):.6g}"/>'
+    for i in reversed(range(n)):
+        child = f'<body name="link{i + 1}" pos="0 0 {-seg:.6g}">{inner}</body>' if i < n - 1 else inner
+        inner = (f'<joint name="j{i}" type="ball" damping="{damping:.4g}"/>'
+                 f'<geom type="capsule" fromto="0 0 0 0 0 {-seg:.6g}" size="{r_link}" rgba="{_fmt(grey)}" mass="0.01"/>'
+                 f'{child}')
+    rs = bob_z  # the striker's centre is at the bob's height
+    striker_x = -rng.uniform(0.3, 0.4)
+    speed = rng.uniform(0.2, 0.4)
+    striker = Body("striker", [_geom("sphere", [rs], _neutral(rng), mass=rng.uniform(0.05, 0.3), friction=0.5, roll=0.0002)],
+                   (striker_x, rng.normal(0, 0.4 * r_bob), rs + 0.0005), (rs, rs, rs), vel=(speed, 0, 0, 0, speed / rs, 0))
+    hp = (rng.uniform(0.02, 0.04), rng.uniform(0.02, 0.04), rng.uniform(0.02, 0.06))
+    px = r_bob + hp[0] + rng.uniform(0.0, 0.06)  # in or out of the swing's reach
+    py = rng.uniform(-1.0, 1.0) * (r_bob + hp[1])
+    pat = Body("patient", [_geom("box", hp, YELLOW, mass=rng.uniform(0.1, 0.5), friction=0.6)], (px, py, hp[2] + 0.001), hp)
+    chain = Body("chain", [], (0.0, 0.0, height), (r_bob, r_bob, r_bob), free=False, inner=inner)
+    # agent "link_bob": resolved in `Scene` to the deepest link, which holds the red bob.
+    return SceneSpec("link", [chain, striker, pat], duration_s=4.0, agent="link_bob")
+
+
+BUILDERS: dict[str, Callable[[np.random.Generator], SceneSpec]] = {
+    "collide": collide, "contain": contain, "dominoes": dominoes, "drop": drop,
+    "link": link, "roll": roll, "support": support,
+}
+
+
+def scene_xml(spec: SceneSpec) -> str:
+    parts = []
+    for b in spec.bodies:
+        joint = f'<freejoint name="{b.name}_free"/>' if b.free else ""
+        parts.append(f'<body name="{b.name}" pos="{_fmt(b.pos)}" quat="{_fmt(b.quat)}">{joint}{"".join(b.geoms)}{b.inner}</body>')
+    return f"""
+<mujoco model="physion_{spec.scenario}">
+  <compiler angle="radian"/>
+  <option timestep="{TIMESTEP_S}" integrator="implicitfast"/>
+  <visual><global offwidth="128" offheight="128"/><quality shadowsize="0" offsamples="0" numslices="12" numstacks="8"/></visual>
+  <worldbody>
+    <light pos="0 -0.3 1.5" dir="0 0.2 -1" directional="true" castshadow="false"/>
+    <geom name="floor" type="plane" size="3 3 0.1" rgba="0.8 0.8 0.82 1" friction="{spec.floor_friction:.4g} 0.005 0.0001" condim="6"/>
+    <body name="lookat" pos="0 0 0.06"/>
+    <camera name="front" pos="0 -0.5 0.62" mode="targetbody" target="lookat" fovy="60"/>
+    {"".join(spec.static_xml)}
+    {"".join(parts)}
+  </worldbody>
+</mujoco>
+"""
+
+
+class Scene:
+    """A compiled trial: steps MuJoCo, records agent/patient states, contact labels and frames."""
+
+    def __init__(self, spec: SceneSpec) -> None:
+        self.spec = spec
+        self.model = mujoco.MjModel.from_xml_string(scene_xml(spec))
+        self.data = mujoco.MjData(self.model)
+        m, d = self.model, self.data
+        for b in spec.bodies:
+            if b.free:
+                adr = m.jnt_dofadr[m.joint(f"{b.name}_free").id]
+                d.qvel[adr:adr + 6] = b.vel
+        for name, q in spec.qpos_init.items():
+            adr = m.jnt_qposadr[m.joint(name).id]
+            d.qpos[adr:adr + len(q)] = q
+        mujoco.mj_forward(m, d)
+        agent = spec.agent
+        if agent == "link_bob":  # the deepest link carries the red bob
+            agent = max((m.body(i).name for i in range(m.nbody) if m.body(i).name.startswith("link")),
+                        key=lambda s: int(s[4:]), default="chain")
+        self.agent_body = m.body(agent).id
+        self.patient_body = m.body(spec.patient).id
+        self._agent_geoms = self._red_geoms() if spec.agent == "link_bob" else self._geoms_of(self.agent_body)
+        self._patient_geoms = self._geoms_of(self.patient_body)
+        self._is_agent = np.zeros(m.ngeom, bool)
+        self._is_agent[self._agent_geoms] = True
+        self._is_patient = np.zeros(m.ngeom, bool)
+        self._is_patient[self._patient_geoms] = True
+        self.half_extents = np.array([self._half(spec.agent), self._half(spec.patient)], dtype=np.float32)
+        self.free = np.array([self._is_free(self.agent_body), self._is_free(self.patient_body)], dtype=np.float32)
+        self._renderer: _Renderer | None = None
+
+    def _geoms_of(self, body: int) -> np.ndarray:
+        return np.flatnonzero(self.model.geom_bodyid == body)
+
+    def _red_geoms(self) -> np.ndarray:
+        return np.flatnonzero(np.all(np.isclose(self.model.geom_rgba, RED, atol=1e-3), axis=1))
+
+    def _half(self, name: str) -> tuple[float, float, float]:
+        for b in self.spec.bodies:
+            if b.name == name or (name == "link_bob" and b.name == "chain"):
+                return b.half_extent
+        raise KeyError(name)
+
+    def _is_free(self, body: int) -> float:
+        # The bob of a chain moves (it hangs from ball joints), so it counts as free.
+        return float(self.model.body_dofnum[body] > 0 or self.model.body_parentid[body] != 0)
+
+    def centres(self) -> np.ndarray:
+        """(2, 3) agent and patient centres (the bob's centre for a chain)."""
+        agent = self.data.geom_xpos[self._agent_geoms[0]] if self.spec.agent == "link_bob" else self.data.xipos[self.agent_body]
+        return np.stack([agent, self.data.xipos[self.patient_body]])
+
+    def velocities(self) -> np.ndarray:
+        """(2, 3) linear velocities (MuJoCo's, world frame) of the same points."""
+        out = np.zeros((2, 3))
+        res = np.zeros(6)
+        targets = [(mujoco.mjtObj.mjOBJ_GEOM, self._agent_geoms[0]) if self.spec.agent == "link_bob"
+                   else (mujoco.mjtObj.mjOBJ_BODY, self.agent_body), (mujoco.mjtObj.mjOBJ_BODY, self.patient_body)]
+        for i, (kind, idx) in enumerate(targets):
+            mujoco.mj_objectVelocity(self.model, self.data, kind, int(idx), res, 0)
+            out[i] = res[3:]
+        return out
+
+    def touching(self) -> bool:
+        n = self.data.ncon
+        if n == 0:
+            return False
+        g1, g2 = self.data.contact.geom1[:n], self.data.contact.geom2[:n]
+        return bool(np.any((self._is_agent[g1] & self._is_patient[g2]) | (self._is_agent[g2] & self._is_patient[g1])))
+
+    def render(self, size: int) -> np.ndarray:
+        if self._renderer is None:
+            self._renderer = _Renderer(self.model, size)
+        return self._renderer.render(self.model, self.data)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+@dataclass
+class Trial:
+    scenario: str
+    split: str
+    seed: int
+    label: bool
+    frames: np.ndarray | None       # (F, size, size, 3) uint8 at FPS, or None when not rendered
+    frame_contact: np.ndarray       # (F,) bool: contact during each frame's interval
+    positions: np.ndarray           # (F, 2, 3) agent, patient centre at each frame
+    velocities: np.ndarray          # (F, 2, 3)
+    half_extents: np.ndarray        # (2, 3)
+    free: np.ndarray                # (2,)
+
+    @property
+    def stimulus(self) -> str:
+        return f"{self.scenario}_{self.split}_{self.seed}"
+
+
+def simulate(scenario: str, seed: int, split: str = "test", render: bool = True, size: int = 64) -> Trial:
+    """Build and run one trial; frames and states are sampled at FPS over the whole clip."""
+    if scenario not in BUILDERS:
+        raise UsageError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    spec = BUILDERS[scenario](np.random.default_rng(seed))
+    scene = Scene(spec)
+    steps_per_frame = int(round(1.0 / (FPS * TIMESTEP_S)))
+    n_frames = int(round(spec.duration_s * FPS))
+    frames, contact = [], np.zeros(n_frames, bool)
+    pos, vel = np.zeros((n_frames, 2, 3)), np.zeros((n_frames, 2, 3))
+    try:
+        for f in range(n_frames):
+            if render:
+                frames.append(scene.render(size))
+            pos[f], vel[f] = scene.centres(), scene.velocities()
+            for _ in range(steps_per_frame):
+                mujoco.mj_step(scene.model, scene.data)
+                contact[f] |= scene.touching()
+    finally:
+        scene.close()
+    return Trial(scenario, split, seed, bool(contact.any()), np.stack(frames) if render else None, contact,
+                 pos.astype(np.float32), vel.astype(np.float32), scene.half_extents, scene.free)
+
+
+def write_trial_hdf5(trial: Trial, path: Path) -> None:
+    """One trial in Physion's HDF5 layout (see the module docstring), written atomically."""
+    import h5py
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".hdf5.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("static/stimulus_name", data=trial.stimulus.encode())
+        f.create_dataset("static/scenario", data=trial.scenario.encode())
+        f.create_dataset("static/seed", data=trial.seed)
+        f.create_dataset("static/fps", data=FPS)
+        f.create_dataset("static/half_extents", data=trial.half_extents)
+        f.create_dataset("static/free", data=trial.free)
+        for k in range(len(trial.frame_contact)):
+            g = f.create_group(f"frames/{k:04d}")
+            if trial.frames is not None:
+                buf = io.BytesIO()
+                Image.fromarray(trial.frames[k]).save(buf, format="PNG", compress_level=1)
+                g.create_dataset("images/_img", data=np.frombuffer(buf.getvalue(), np.uint8))
+            g.create_dataset("labels/target_contacting_zone", data=bool(trial.frame_contact[k]))
+            g.create_dataset("objects/positions", data=trial.positions[k])
+            g.create_dataset("objects/velocities", data=trial.velocities[k])
+    tmp.replace(path)
+
+
+def generate_split(out: str | Path, split: str, per_scenario: int, scenarios: tuple[str, ...] = SCENARIOS,
+                   size: int = 64, observe_s: float = OBSERVE_S, max_tries_factor: int = 40,
+                   log: Callable[[str], None] | None = None) -> dict:
+    """Write `per_scenario` label-balanced trials per scenario to `<out>/<split>/<scenario>/`.
+
+    Resumable: a trial file that exists is not simulated again. Returns counts and timing."""
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    bad = [s for s in scenarios if s not in BUILDERS]
+    if bad:
+        raise UsageError(f"unknown scenario {bad[0]!r}; choose from {', '.join(SCENARIOS)}")
+    if per_scenario < 2 or per_scenario % 2:
+        raise UsageError(f"per_scenario={per_scenario} must be an even number >= 2 (labels are balanced)")
+    stats: dict = {"split": split, "per_scenario": per_scenario, "observe_s": observe_s, "scenarios": {}}
+    observed = int(round(observe_s * FPS))
+    t0 = time.perf_counter()
+    simulated = 0
+    for s_i, scenario in enumerate(scenarios):
+        folder = Path(out) / split / scenario
+        quota = {True: per_scenario // 2, False: per_scenario // 2}
+        kept, tries, contacts, early = 0, 0, 0, 0
+        keep: set[str] = set()
+        base = _SPLIT_SEED_BASE[split] + 100_000 * (s_i + 1)
+        while kept < per_scenario:
+            if tries >= max_tries_factor * per_scenario:
+                raise RuntimeError(f"{scenario}: could not balance labels in {tries} trials ({quota} left)")
+            seed = base + tries
+            tries += 1
+            path = folder / f"{seed:07d}.hdf5"
+            if path.is_file():
+                frame_contact = _frame_contacts(path)
+                if frame_contact[:observed].any():
+                    early += 1
+                    continue
+                label = bool(frame_contact.any())
+            else:
+                trial = simulate(scenario, seed, split, render=False)  # cheap pass for the label
+                simulated += 1
+                if trial.frame_contact[:observed].any():
+                    early += 1  # contact already visible in the observed window: not a prediction
+                    continue
+                label = trial.label
+                if quota[label] > 0:
+                    write_trial_hdf5(simulate(scenario, seed, split, render=True, size=size), path)
+            contacts += label
+            if quota[label] > 0:
+                quota[label] -= 1
+                kept += 1
+                keep.add(path.name)
+        # Files of an earlier, larger run are surplus here: the folder holds exactly this set.
+        for stale in folder.glob("[0-9]" * 7 + ".hdf5"):
+            if stale.name not in keep:
+                stale.unlink()
+        # The contact rate before balancing says how far the generator's own mix is from 50/50.
+        stats["scenarios"][scenario] = {"kept": kept, "tried": tries, "early_contact": early,
+                                        "raw_contact_rate": contacts / max(tries - early, 1)}
+        if log:
+            log(f"{split}/{scenario}: {kept} trials kept of {tries} tried ({early} rejected: contact before {observe_s} s)")
+    stats["simulated"] = simulated
+    stats["wall_s"] = time.perf_counter() - t0
+    return stats
+
+
+def _frame_contacts(path: Path) -> np.ndarray:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return np.array([bool(f["frames"][k]["labels"]["target_contacting_zone"][()]) for k in sorted(f["frames"])])
+
+
+_GL_CONTEXT = None
+
+
+class _Renderer:
+    """Offscreen 64x64 rendering in one process-wide GL context, shadows and reflections off."""
+
+    def __init__(self, model: mujoco.MjModel, size: int) -> None:
+        global _GL_CONTEXT
+        if _GL_CONTEXT is None:
+            _GL_CONTEXT = mujoco.GLContext(model.vis.global_.offwidth, model.vis.global_.offheight)
+        _GL_CONTEXT.make_current()
+        self.ctx = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_100)
+        self.scene = mujoco.MjvScene(model, maxgeom=128)
+        self.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+        self.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+        self.option = mujoco.MjvOption()
+        self.camera = mujoco.MjvCamera()
+        self.camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
+        self.camera.fixedcamid = model.camera("front").id
+        self.viewport = mujoco.MjrRect(0, 0, size, size)
+        self.pixels = np.empty((size, size, 3), dtype=np.uint8)
+
+    def render(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+        mujoco.mjv_updateScene(model, data, self.option, None, self.camera, mujoco.mjtCatBit.mjCAT_ALL, self.scene)
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self.ctx)
+        mujoco.mjr_render(self.viewport, self.scene, self.ctx)
+        mujoco.mjr_readPixels(self.pixels, None, self.viewport, self.ctx)
+        return np.flipud(self.pixels).copy()
+
+    def close(self) -> None:
+        self.ctx.free()

@@ -1,0 +1,570 @@
+"""`nsca eval physion`: Physion's object-contact-prediction (OCP) readout protocol.
+
+Protocol (Bear et al. 2021, as in the Physion repository): a model's **frozen** features of the
+first 1.5 s of each clip feed a logistic-regression readout (standardised features, L2 strength
+chosen by 5-fold cross-validation on the readout-training set), trained under three protocols
+and scored on held-out test trials:
+
+- only:         train on scenario s, test on s;
+- all:          train on every scenario, test on each s;
+- all_but_one:  train on every scenario except s, test on s (generalisation to a new scenario).
+
+Models read out:
+- nsca / nsca_noprior: the NSCA model from `nsca train` checkpoints (with / without the prior):
+  the fused latent of its vision path at four points of the observed window, concatenated;
+- random_init: the same architecture at random init (the same features);
+- physics_rollout: the innate AdaptivePhysicsPrior (w = 1, learned residual at zero) rolled
+  forward from the agent's and patient's object states at the end of the observation; features
+  are the predicted closest approach (axis-aligned gap), the current gap, the time of closest
+  approach and the agent's speed. Its zero-shot guess (closest gap < 5 mm) is reported beside.
+
+Data: the generated MuJoCo scenes of `nsca.envs.physion_scenes` (default) or the official Physion
+files (`official_train` HDF5 + `official_test` mp4/HDF5) through `nsca.data.physion.PhysionOCP`.
+Bad files are skipped and counted, one line per kind of problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+import torch
+
+from nsca.config import field
+from nsca.envs import physion_scenes as PS
+from nsca.errors import UsageError
+
+PROTOCOLS = ("only", "all", "all_but_one")
+MODELS = ("nsca", "nsca_noprior", "random_init", "physics_rollout")
+# Human accuracy per scenario: Physion repository, results/csv/summary/human_accuracy_by_scenario.csv
+# (figures as quoted in issue 11; the file cannot be downloaded on this machine).
+HUMAN_ACCURACY = {"roll": 0.87, "collide": 0.81, "contain": 0.77, "support": 0.77, "drop": 0.75,
+                  "dominoes": 0.69, "drape": 0.68, "link": 0.65}
+HUMAN_MEAN = 0.747
+MODEL_REFERENCES = {
+    "DPI (particle model, readout B)": 0.748,
+    "DeiT + LSTM, frozen (readout A)": 0.72,
+    "DeiT + LSTM, frozen (readout C)": 0.60,
+}
+C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+ZERO_SHOT_GAP_M = 0.005
+
+
+@dataclass(frozen=True)
+class PhysionEvalConfig:
+    out: str = field("runs/eval/physion", "output folder (results.json, results.csv, report.md, accuracy.png)")
+    data: str = field("", "folder of generated scenes (default: <out>/scenes); reused and extended if present")
+    scenarios: tuple[str, ...] = field(PS.SCENARIOS, "scenarios to generate and read out")
+    readout_per_scenario: int = field(40, "readout-training trials per scenario (even: labels are balanced)")
+    test_per_scenario: int = field(40, "test trials per scenario (even)")
+    dynamics_per_scenario: int = field(0, "dynamics-training trials per scenario (for training a model on the scenes; unused by the readout)")
+    checkpoint: str | None = field(None, "NSCA run folder or checkpoint trained WITH the physics prior (model 'nsca')")
+    checkpoint_noprior: str | None = field(None, "NSCA run folder or checkpoint trained with --prior none (model 'nsca_noprior')")
+    preset: Literal["debug", "default", "large"] = field("default", "architecture of random_init when no checkpoint gives one")
+    models: tuple[str, ...] = field(MODELS, "models to read out: nsca, nsca_noprior, random_init, physics_rollout")
+    official_train: str | None = field(None, "official Physion readout-training HDF5 folder (instead of generated scenes)")
+    official_test: str | None = field(None, "official Physion test folder (PhysionTest-Core mp4s + readout_labels.csv, or HDF5)")
+    official_test_layout: Literal["mp4", "hdf5"] = field("mp4", "layout of official_test")
+    official_fps: int = field(30, "frame rate of the official files (their first 1.5 s are observed)")
+    observe_s: float | None = field(None, f"seconds of each clip the readout sees (default: {PS.OBSERVE_S} for generated scenes, 1.5 for official files)")
+    seed: int = field(0, "seed of random init, cross-validation folds and bootstrap")
+    threads: int = field(1, "torch threads for feature extraction")
+
+    def validate(self) -> None:
+        bad = [s for s in self.scenarios if s not in PS.SCENARIOS]
+        if bad:
+            hint = f" ({PS.LEFT_OUT[bad[0]]})" if bad[0] in PS.LEFT_OUT else ""
+            raise UsageError(f"unknown scenario {bad[0]!r}{hint}; choose from {', '.join(PS.SCENARIOS)}")
+        bad = [m for m in self.models if m not in MODELS]
+        if bad:
+            raise UsageError(f"unknown model {bad[0]!r}; choose from {', '.join(MODELS)}")
+        for name in ("readout_per_scenario", "test_per_scenario"):
+            v = getattr(self, name)
+            if v < 4 or v % 2:
+                raise UsageError(f"{name}={v} must be an even number >= 4")
+        if self.dynamics_per_scenario and (self.dynamics_per_scenario < 2 or self.dynamics_per_scenario % 2):
+            raise UsageError(f"dynamics_per_scenario={self.dynamics_per_scenario} must be 0 or an even number >= 2")
+        if bool(self.official_train) != bool(self.official_test):
+            raise UsageError("official_train and official_test go together (readout training and test sets)")
+        if self.observe_s is not None and not 0 < self.observe_s:
+            raise UsageError(f"observe_s={self.observe_s} must be > 0")
+
+
+# ---- the logistic readout --------------------------------------------------------------------
+@dataclass
+class LogisticReadout:
+    """L2-regularised logistic regression on standardised features (scipy L-BFGS)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    w: np.ndarray
+    b: float
+    C: float
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean) / self.std) @ self.w + self.b
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.decision(X) > 0).astype(np.int64)
+
+
+def _fit_logistic(X: np.ndarray, y: np.ndarray, C: float) -> LogisticReadout:
+    from scipy.optimize import minimize
+
+    mean, std = X.mean(0), X.std(0)
+    std = np.where(std > 1e-8, std, 1.0)
+    Z = (X - mean) / std
+    s = 2.0 * y - 1.0
+    n, d = Z.shape
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], theta[d]
+        m = s * (Z @ w + b)
+        nll = np.logaddexp(0.0, -m).sum()
+        g = -s / (1.0 + np.exp(np.clip(m, -50, 50)))  # d nll / d logit
+        grad = np.concatenate([Z.T @ g + w / C, [g.sum()]])
+        return nll + 0.5 * w @ w / C, grad
+
+    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return LogisticReadout(mean, std, res.x[:d], float(res.x[d]), C)
+
+
+def _stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    fold = np.zeros(len(y), np.int64)
+    for cls in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == cls))
+        fold[idx] = np.arange(len(idx)) % k
+    return fold
+
+
+def fit_readout(X: np.ndarray, y: np.ndarray, seed: int = 0, Cs: tuple[float, ...] = C_GRID, folds: int = 5) -> LogisticReadout:
+    """Choose C by stratified k-fold accuracy (ties: the stronger regularisation), refit on all."""
+    if len(np.unique(y)) < 2:
+        raise UsageError("the readout-training set holds one label only; a readout needs both")
+    k = int(min(folds, np.bincount(y).min()))
+    fold = _stratified_folds(y, k, np.random.default_rng(seed))
+    best_c, best_acc = Cs[0], -1.0
+    for C in Cs:
+        accs = []
+        for f in range(k):
+            tr, va = fold != f, fold == f
+            accs.append(float((_fit_logistic(X[tr], y[tr], C).predict(X[va]) == y[va]).mean()))
+        acc = float(np.mean(accs))
+        if acc > best_acc + 1e-12:
+            best_c, best_acc = C, acc
+    return _fit_logistic(X, y, best_c)
+
+
+# ---- data ------------------------------------------------------------------------------------
+@dataclass
+class ClipSet:
+    """Decoded observed clips of one split: frames (N, T, 3, 64, 64) uint8, labels, scenarios."""
+
+    frames: np.ndarray
+    labels: np.ndarray
+    scenarios: np.ndarray
+    files: list[Path]
+    skipped: dict[str, list[str]]  # kind of problem -> files
+
+
+def _load_clips(path: Path, layout: str, fps: int, observe_s: float, scenarios: tuple[str, ...] | None,
+                labels_csv: str | None = None) -> ClipSet:
+    from nsca.data.physion import PhysionOCP
+    from nsca.data.video import ClipDecodeError
+
+    observed = max(1, int(round(observe_s * fps)))
+    # Physion's 30 fps clips are sampled down to the same number of frames our 10 fps clips hold.
+    n_frames = max(1, int(round(observe_s * PS.FPS)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skips are counted and reported once per kind below
+        ds = PhysionOCP(path, layout=layout, labels_csv=labels_csv, scenarios=scenarios, num_frames=n_frames,
+                        observed_frames=observed, on_error="skip")
+    skipped: dict[str, list[str]] = {}
+    for f, why in ds.skipped.items():
+        skipped.setdefault("unreadable trial file", []).append(f"{f} ({why})")
+    frames, keep = [], []
+    for i in range(len(ds)):
+        try:
+            frames.append(ds.decode(i))
+            keep.append(i)
+        except ClipDecodeError as exc:
+            skipped.setdefault("undecodable frames", []).append(str(exc))
+    if not keep:
+        raise UsageError(f"{path}: no trial could be read ({sum(len(v) for v in skipped.values())} skipped)")
+    return ClipSet(np.stack(frames), ds.labels[keep], np.array([ds.scenarios[i] for i in keep]),
+                   [ds.files[i] for i in keep], skipped)
+
+
+def rollout_inputs(files: list[Path], observed_frames: int) -> dict[str, np.ndarray]:
+    """Object states at the last observed frame, sizes and clip length from NSCA's HDF5 extras."""
+    import h5py
+
+    pos, vel, half, free, remaining = [], [], [], [], []
+    for path in files:
+        with h5py.File(path, "r") as f:
+            if "objects" not in f["frames/0000"]:
+                raise UsageError(f"{path}: no object states (official Physion files); physics_rollout needs NSCA scenes")
+            keys = sorted(f["frames"])
+            last = keys[min(observed_frames, len(keys)) - 1]
+            pos.append(f["frames"][last]["objects/positions"][()])
+            vel.append(f["frames"][last]["objects/velocities"][()])
+            half.append(f["static/half_extents"][()])
+            free.append(f["static/free"][()])
+            remaining.append((len(keys) - observed_frames) / float(f["static/fps"][()]))
+    return {"pos": np.array(pos, np.float32), "vel": np.array(vel, np.float32), "half": np.array(half, np.float32),
+            "free": np.array(free, np.float32), "remaining_s": np.array(remaining, np.float32)}
+
+
+# ---- features --------------------------------------------------------------------------------
+def rollout_constants(dt_s: float = 0.01) -> Any:
+    """The innate laws' constants for the scenes: the installed defaults with the scenes' step."""
+    from nsca.priors.innate import PhysicsConstants
+
+    return dataclasses.replace(PhysicsConstants(), dt_s=dt_s)
+
+
+def physics_rollout_features(inputs: dict[str, np.ndarray], dt_s: float = 0.01) -> np.ndarray:
+    """Roll agent and patient forward with the innate prior; (N, 4) gap features (see module doc).
+
+    Each object is one AdaptivePhysicsPrior state with the hand parked far away and open (so
+    nothing is held); contacts *between* the two objects are not modelled by the laws, which is
+    exactly what this reference measures."""
+    from nsca.priors import state as S
+    from nsca.priors.adaptive import AdaptivePhysicsPrior
+    from nsca.priors.innate import PhysicsConstants
+
+    pos, vel, half, free = (torch.from_numpy(inputs[k]) for k in ("pos", "vel", "half", "free"))
+    n = pos.shape[0]
+    has_half = hasattr(S, "OBJ_HALF")  # the layout with per-object resting heights
+    state = torch.zeros(n, 2, S.STATE_DIM)
+    state[..., S.HAND_POS] = torch.tensor([0.0, 0.0, 2.0])
+    state[..., S.GRIPPER] = 1.0
+    obj_pos = pos.clone()
+    if has_half:
+        state[..., S.OBJ_HALF] = half[..., 2:3]
+    else:  # one resting height for every object: shift each so its resting height is rest_z
+        obj_pos[..., 2] = obj_pos[..., 2] - half[..., 2] + getattr(PhysicsConstants(), "rest_z_m")
+    if hasattr(S, "OBJ_FREE"):
+        state[..., S.OBJ_FREE] = free[..., None]
+    state[..., S.OBJ_POS] = obj_pos
+    state[..., S.OBJ_VEL] = vel * free[..., None]  # a fixed zone does not move
+    model = AdaptivePhysicsPrior(prior=1.0, constants=rollout_constants(dt_s))
+    flat = state.reshape(2 * n, S.STATE_DIM)
+    action = torch.zeros(2 * n, S.ACTION_DIM)
+    steps = int(math.ceil(float(inputs["remaining_s"].max()) / dt_s))
+    offset = obj_pos - pos  # undo the resting-height shift when measuring gaps
+
+    def gap(p: torch.Tensor) -> torch.Tensor:
+        p = p.reshape(n, 2, 3) - offset
+        return (torch.abs(p[:, 0] - p[:, 1]) - half[:, 0] - half[:, 1]).amax(-1)
+
+    gaps = [gap(flat[:, S.OBJ_POS])]
+    with torch.no_grad():
+        for _ in range(steps):
+            flat = model(flat, action)
+            if not has_half:
+                flat[:, S.OBJ_VEL] = flat[:, S.OBJ_VEL] * free.reshape(-1, 1)
+            gaps.append(gap(flat[:, S.OBJ_POS]))
+    g = torch.stack(gaps, 1)  # (N, steps + 1)
+    t = torch.arange(g.shape[1]) * dt_s
+    g = torch.where(t[None] <= torch.from_numpy(inputs["remaining_s"])[:, None] + 1e-9, g, torch.inf)
+    gmin, argmin = g.min(1)
+    speed = torch.linalg.vector_norm(vel[:, 0], dim=-1)
+    return torch.stack([gmin, g[:, 0], argmin * dt_s, speed], 1).numpy().astype(np.float64)
+
+
+def nsca_features(model: Any, frames: np.ndarray, batch: int = 64, points: int = 4) -> np.ndarray:
+    """Fused vision latent at `points` evenly spaced ends of the observed window, concatenated."""
+    t = frames.shape[1]
+    ends = sorted({max(1, int(round(t * (k + 1) / points))) for k in range(points)})
+    stack = model.cfg.frame_stack
+    out = []
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(frames), batch):
+            x = torch.from_numpy(frames[i:i + batch]).permute(0, 1, 4, 2, 3).float().div_(255.0)
+            z = [model.encode({"frames": x[:, max(0, e - stack):e]}) for e in ends]
+            out.append(torch.cat(z, -1).double().numpy())
+    return np.concatenate(out)
+
+
+VISION_PATH = ("encoders.vision.", "fusion.")
+
+
+def load_nsca(path: str | Path) -> Any:
+    """An NSCAModel from a `nsca train` run folder (model.pt or checkpoints/last.pt) or checkpoint
+    file, with the weights of its **vision path** (vision encoder and fusion) loaded.
+
+    The evaluations read frames only; the object-state parts (state encoder, physics head) are
+    left at init, so a checkpoint stays readable when the object-state layout grows."""
+    from nsca.config import from_dict
+    from nsca.model.config import ModelConfig
+    from nsca.model.nsca import NSCAModel
+    from nsca.training.checkpoint import load_checkpoint
+
+    p = Path(path)
+    if p.is_dir():
+        run = p
+        weights = p / "model.pt" if (p / "model.pt").is_file() else p / "checkpoints" / "last.pt"
+    else:
+        weights, run = p, p.parent.parent if p.parent.name == "checkpoints" else p.parent
+    cfg_file = run / "config.json"
+    if not cfg_file.is_file() or not weights.is_file():
+        raise UsageError(f"checkpoint {path}: expected a `nsca train` run folder (config.json and model.pt or checkpoints/last.pt)")
+    saved = json.loads(cfg_file.read_text())
+    model_cfg = from_dict(ModelConfig, {k: tuple(v) if isinstance(v, list) else v for k, v in saved["model"].items()})
+    if "vision" not in model_cfg.modalities:
+        raise UsageError(f"checkpoint {path} has no vision encoder; this evaluation reads frames")
+    model = NSCAModel(model_cfg)
+    if weights.name == "model.pt":
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    else:
+        state = load_checkpoint(weights)["model"]
+    own = model.state_dict()
+    wanted = [k for k in own if k.startswith(VISION_PATH)]
+    missing = [k for k in wanted if k not in state or state[k].shape != own[k].shape]
+    if missing:
+        raise UsageError(f"checkpoint {path} does not match its config (vision-path weight {missing[0]!r})")
+    model.load_state_dict({k: state[k] for k in wanted}, strict=False)
+    return model
+
+
+# ---- protocol --------------------------------------------------------------------------------
+def _accuracy_block(correct: np.ndarray, seed: int) -> dict:
+    from nsca.stats import bootstrap_ci
+
+    lo, hi = bootstrap_ci(correct.astype(float), seed=seed, n_boot=2000)
+    return {"accuracy": float(correct.mean()), "ci95_low": lo, "ci95_high": hi, "n": int(correct.size)}
+
+
+def run_protocols(Xtr: np.ndarray, ytr: np.ndarray, str_: np.ndarray, Xte: np.ndarray, yte: np.ndarray,
+                  ste: np.ndarray, scenarios: list[str], seed: int) -> dict:
+    """Accuracy per scenario (with bootstrap CIs) under only / all / all_but_one."""
+    out: dict = {}
+    for protocol in PROTOCOLS:
+        per: dict = {}
+        pooled = []
+        shared = fit_readout(Xtr, ytr, seed) if protocol == "all" else None
+        for s in scenarios:
+            te = ste == s
+            if not te.any():
+                continue
+            if protocol == "only":
+                readout = fit_readout(Xtr[str_ == s], ytr[str_ == s], seed)
+            elif protocol == "all":
+                readout = shared
+            else:
+                tr = str_ != s
+                if not tr.any():
+                    continue
+                readout = fit_readout(Xtr[tr], ytr[tr], seed)
+            correct = readout.predict(Xte[te]) == yte[te]
+            pooled.append(correct)
+            per[s] = _accuracy_block(correct, seed)
+        out[protocol] = {"per_scenario": per,
+                         "mean": _accuracy_block(np.concatenate(pooled), seed) if pooled else None}
+    return out
+
+
+def _strict(obj: Any) -> Any:
+    """JSON without NaN/inf (null instead)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _strict(obj.item())
+    return obj
+
+
+def run_physion_eval(cfg: PhysionEvalConfig, log: Callable[[str], None] = print) -> dict:
+    from nsca.utils.io import atomic_write_text, ensure_writable_dir
+    from nsca.utils.provenance import provenance
+    from nsca.utils.seeding import seed_everything
+
+    cfg.validate()
+    out = ensure_writable_dir(cfg.out)
+    torch.set_num_threads(cfg.threads)
+    t_start = time.perf_counter()
+    timing: dict[str, float] = {}
+    official = bool(cfg.official_train)
+    observe_s = cfg.observe_s or (1.5 if official else PS.OBSERVE_S)
+    if official:
+        for p in (cfg.official_train, cfg.official_test):
+            if not Path(p).is_dir():
+                raise UsageError(f"no Physion folder at {p}")
+        fps = cfg.official_fps
+        train = _load_clips(Path(cfg.official_train), "hdf5", fps, observe_s, cfg.scenarios)
+        test = _load_clips(Path(cfg.official_test), cfg.official_test_layout, fps, observe_s, cfg.scenarios)
+        source = {"kind": "official", "train": cfg.official_train, "test": cfg.official_test}
+    else:
+        data = Path(cfg.data) if cfg.data else out / "scenes"
+        t0 = time.perf_counter()
+        gen = {}
+        for split, n in (("readout_training", cfg.readout_per_scenario), ("test", cfg.test_per_scenario),
+                         ("dynamics_training", cfg.dynamics_per_scenario)):
+            if n:
+                gen[split] = PS.generate_split(data, split, n, tuple(cfg.scenarios), observe_s=observe_s, log=log)
+        timing["generate_s"] = time.perf_counter() - t0
+        fps = PS.FPS
+        t0 = time.perf_counter()
+        train = _load_clips(data / "readout_training", "hdf5", fps, observe_s, cfg.scenarios)
+        test = _load_clips(data / "test", "hdf5", fps, observe_s, cfg.scenarios)
+        timing["decode_s"] = time.perf_counter() - t0
+        source = {"kind": "generated", "folder": str(data), "generation": gen,
+                  "note": "NSCA's MuJoCo scenes in Physion's protocol, not the official Physion stimuli"}
+    skipped = {k: len(v) for s in (train, test) for k, v in s.skipped.items()}
+    for kind in sorted({k for s in (train, test) for k in s.skipped}):
+        examples = [e for s in (train, test) for e in s.skipped.get(kind, [])]
+        log(f"skipped {len(examples)} trial(s): {kind} (first: {examples[0]})")
+    scenarios = [s for s in cfg.scenarios if (test.scenarios == s).any()]
+
+    results: dict = {}
+    not_run: dict[str, str] = {}
+    for name in cfg.models:
+        seed_everything(cfg.seed)
+        t0 = time.perf_counter()
+        if name == "physics_rollout":
+            if official:
+                not_run[name] = "official files carry no NSCA object states"
+                continue
+            obs = int(round(observe_s * fps))
+            ftr = physics_rollout_features(rollout_inputs(train.files, obs))
+            fte = physics_rollout_features(rollout_inputs(test.files, obs))
+            res = run_protocols(ftr, train.labels, train.scenarios, fte, test.labels, test.scenarios, scenarios, cfg.seed)
+            zero = (fte[:, 0] <= ZERO_SHOT_GAP_M).astype(np.int64) == test.labels
+            res["constants"] = dataclasses.asdict(rollout_constants())
+            res["zero_shot"] = {"per_scenario": {s: _accuracy_block(zero[test.scenarios == s], cfg.seed) for s in scenarios},
+                                "mean": _accuracy_block(zero, cfg.seed)}
+        else:
+            model = _model_for(name, cfg, not_run)
+            if model is None:
+                continue
+            ftr, fte = nsca_features(model, train.frames), nsca_features(model, test.frames)
+            res = run_protocols(ftr, train.labels, train.scenarios, fte, test.labels, test.scenarios, scenarios, cfg.seed)
+        res["feature_dim"] = int(ftr.shape[1])
+        res["extract_and_fit_s"] = time.perf_counter() - t0
+        res["clips_per_s"] = (len(ftr) + len(fte)) / max(res["extract_and_fit_s"], 1e-9)
+        results[name] = res
+        log(f"{name}: mean accuracy (all) {res['all']['mean']['accuracy']:.3f}, (only) {res['only']['mean']['accuracy']:.3f}")
+    for name, why in not_run.items():
+        log(f"{name}: not run ({why})")
+    timing["total_s"] = time.perf_counter() - t_start
+    report = {
+        "config": dataclasses.asdict(cfg),
+        "observe_s": observe_s,
+        "source": source,
+        "counts": {"readout_training": int(len(train.labels)), "test": int(len(test.labels)),
+                   "test_contact_rate": float(test.labels.mean())},
+        "skipped": skipped,
+        "scenarios": scenarios,
+        "left_out": PS.LEFT_OUT,
+        "results": results,
+        "not_run": not_run,
+        "references": {"human_accuracy": HUMAN_ACCURACY, "human_mean": HUMAN_MEAN, "models": MODEL_REFERENCES,
+                       "source": "Physion repository (results/csv/summary/human_accuracy_by_scenario.csv); quoted, not re-downloaded"},
+        "timing_s": timing,
+        "provenance": provenance(),
+    }
+    report = _strict(report)
+    atomic_write_text(out / "results.json", json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    atomic_write_text(out / "results.csv", _csv(report))
+    atomic_write_text(out / "report.md", format_report(report) + "\n")
+    _plot(report, out / "accuracy.png")
+    return report
+
+
+def _model_for(name: str, cfg: PhysionEvalConfig, not_run: dict[str, str]) -> Any:
+    from nsca.model.config import preset
+    from nsca.model.nsca import NSCAModel
+
+    if name == "nsca":
+        if not cfg.checkpoint:
+            not_run[name] = "no --checkpoint given (a `nsca train` run with the prior)"
+            return None
+        return load_nsca(cfg.checkpoint)
+    if name == "nsca_noprior":
+        if not cfg.checkpoint_noprior:
+            not_run[name] = "no --checkpoint-noprior given (a `nsca train --prior none` run)"
+            return None
+        return load_nsca(cfg.checkpoint_noprior)
+    # random_init: the architecture of the trained model when there is one, else the preset.
+    ref = cfg.checkpoint or cfg.checkpoint_noprior
+    model_cfg = load_nsca(ref).cfg if ref else preset(cfg.preset)
+    torch.manual_seed(cfg.seed)
+    return NSCAModel(model_cfg)
+
+
+def _csv(report: dict) -> str:
+    lines = ["model,protocol,scenario,accuracy,ci95_low,ci95_high,n"]
+    for model, res in report["results"].items():
+        for protocol in (*PROTOCOLS, "zero_shot"):
+            if protocol not in res:
+                continue
+            block = res[protocol]
+            rows = [*block["per_scenario"].items(), ("mean", block["mean"])]
+            for s, r in rows:
+                if r is None:
+                    continue
+                vals = ["" if r[k] is None else f"{r[k]:.4f}" for k in ("accuracy", "ci95_low", "ci95_high")]
+                lines.append(f"{model},{protocol},{s},{','.join(vals)},{r['n']}")
+    return "\n".join(lines) + "\n"
+
+
+def format_report(report: dict) -> str:
+    scen = report["scenarios"]
+    head = "| model | protocol | " + " | ".join(scen) + " | mean [95% CI] |"
+    lines = [f"Physion OCP readout ({report['source']['kind']} data; {report['counts']['readout_training']} readout-training "
+             f"/ {report['counts']['test']} test trials)", "", head, "|" + "---|" * (len(scen) + 3)]
+    for model, res in report["results"].items():
+        for protocol in (*PROTOCOLS, "zero_shot"):
+            if protocol not in res:
+                continue
+            block = res[protocol]
+            cells = [f"{block['per_scenario'][s]['accuracy']:.2f}" if s in block["per_scenario"] else "-" for s in scen]
+            m = block["mean"]
+            lines.append(f"| {model} | {protocol} | " + " | ".join(cells)
+                         + f" | {m['accuracy']:.3f} [{m['ci95_low']:.2f}, {m['ci95_high']:.2f}] |")
+    human = [f"{HUMAN_ACCURACY[s]:.2f}" for s in scen]
+    lines.append("| human (Physion) | - | " + " | ".join(human) + f" | {HUMAN_MEAN:.3f} (8 scenarios) |")
+    for name, acc in MODEL_REFERENCES.items():
+        lines.append(f"| {name} (Physion) | - | " + " | ".join("-" for _ in scen) + f" | {acc:.3f} |")
+    for name, why in report["not_run"].items():
+        lines.append(f"\n{name}: not run ({why})")
+    if report["skipped"]:
+        lines.append("\nskipped: " + ", ".join(f"{k}: {v}" for k, v in report["skipped"].items()))
+    return "\n".join(lines)
+
+
+def _plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scen = report["scenarios"]
+    models = list(report["results"])
+    fig, ax = plt.subplots(figsize=(1.2 * len(scen) + 3, 3.5))
+    width = 0.8 / (len(models) + 1)
+    x = np.arange(len(scen))
+    for i, m in enumerate(models):
+        per = report["results"][m]["all"]["per_scenario"]
+        ax.bar(x + i * width, [per[s]["accuracy"] if s in per else 0 for s in scen], width, label=f"{m} (all)")
+    ax.bar(x + len(models) * width, [HUMAN_ACCURACY[s] for s in scen], width, label="human (Physion)", color="k", alpha=0.4)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(x + 0.4 - width / 2, scen)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("OCP accuracy")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
