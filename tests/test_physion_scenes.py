@@ -16,13 +16,13 @@ def test_every_scenario_simulates_renders_and_is_deterministic(scenario):
     n = int(round(PS.BUILDERS[scenario](np.random.default_rng(7)).duration_s * PS.FPS))
     assert a.frames.shape == (n, 64, 64, 3) and a.frames.dtype == np.uint8
     assert np.array_equal(a.positions, b.positions) and a.label == b.label  # rendering does not touch physics
-    first = a.frames[0].astype(int)
-    red = (first[..., 0] > 150) & (first[..., 1] < 80) & (first[..., 2] < 80)
-    yellow = (first[..., 0] > 150) & (first[..., 1] > 130) & (first[..., 2] < 80)
+    seen = a.frames[: int(round(PS.OBSERVE_S * PS.FPS))].astype(int)
+    red = (seen[..., 0] > 150) & (seen[..., 1] < 80) & (seen[..., 2] < 80)
+    yellow = (seen[..., 0] > 150) & (seen[..., 1] > 130) & (seen[..., 2] < 80)
     assert red.sum() >= 2 and yellow.sum() >= 2, "the red agent and the yellow patient are in view"
     assert a.label == bool(a.frame_contact.any())
-    # Something moves: the scenes are dynamic.
-    assert np.abs(a.positions[-1] - a.positions[0]).max() > 0.005
+    # Something moves during the observed window: the scenes are dynamic.
+    assert np.abs(seen[-1] - seen[0]).max() > 50
 
 
 def test_a_contact_label_means_the_objects_really_meet():

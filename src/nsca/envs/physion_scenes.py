@@ -47,6 +47,7 @@ import mujoco
 import numpy as np
 
 from nsca.errors import UsageError
+from nsca.utils.io import atomic_write_json, read_json
 
 SCENARIOS = ("collide", "contain", "dominoes", "drop", "link", "roll", "support")
 LEFT_OUT = {"drape": "needs a MuJoCo flex cloth; not built in this round"}
@@ -481,7 +482,10 @@ def generate_split(out: str | Path, split: str, per_scenario: int, scenarios: tu
                    log: Callable[[str], None] | None = None) -> dict:
     """Write `per_scenario` label-balanced trials per scenario to `<out>/<split>/<scenario>/`.
 
-    Resumable: a trial file that exists is not simulated again. Returns counts and timing."""
+    Trials are tried in seed order; one whose first agent-patient contact falls inside the first
+    `observe_s` is rejected, the others are kept while their label's quota is open. Resumable:
+    each seed's outcome is kept in `outcomes.json` and a written trial is never redone.
+    Returns counts and timing."""
     if split not in SPLITS:
         raise UsageError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     bad = [s for s in scenarios if s not in BUILDERS]
@@ -493,38 +497,39 @@ def generate_split(out: str | Path, split: str, per_scenario: int, scenarios: tu
     observed = int(round(observe_s * FPS))
     t0 = time.perf_counter()
     simulated = 0
-    for s_i, scenario in enumerate(scenarios):
+    for scenario in scenarios:
         folder = Path(out) / split / scenario
         quota = {True: per_scenario // 2, False: per_scenario // 2}
         kept, tries, contacts, early = 0, 0, 0, 0
         keep: set[str] = set()
-        base = _SPLIT_SEED_BASE[split] + 100_000 * (s_i + 1)
+        # seed -> first contact frame (-1: none), so a rerun or a larger request simulates only new seeds.
+        manifest = folder / "outcomes.json"
+        outcomes: dict[str, int] = read_json(manifest) or {}
+        base = _SPLIT_SEED_BASE[split] + 100_000 * (SCENARIOS.index(scenario) + 1)
         while kept < per_scenario:
             if tries >= max_tries_factor * per_scenario:
                 raise RuntimeError(f"{scenario}: could not balance labels in {tries} trials ({quota} left)")
             seed = base + tries
             tries += 1
             path = folder / f"{seed:07d}.hdf5"
-            if path.is_file():
-                frame_contact = _frame_contacts(path)
-                if frame_contact[:observed].any():
-                    early += 1
-                    continue
-                label = bool(frame_contact.any())
-            else:
-                trial = simulate(scenario, seed, split, render=False)  # cheap pass for the label
+            if str(seed) not in outcomes:
+                trial = simulate(scenario, seed, split, render=False)  # cheap pass for the outcome
                 simulated += 1
-                if trial.frame_contact[:observed].any():
-                    early += 1  # contact already visible in the observed window: not a prediction
-                    continue
-                label = trial.label
-                if quota[label] > 0:
-                    write_trial_hdf5(simulate(scenario, seed, split, render=True, size=size), path)
+                first = int(np.argmax(trial.frame_contact)) if trial.label else -1
+                outcomes[str(seed)] = first
+            first = outcomes[str(seed)]
+            if 0 <= first < observed:
+                early += 1  # contact already visible in the observed window: not a prediction
+                continue
+            label = first >= 0
+            if quota[label] > 0 and not path.is_file():
+                write_trial_hdf5(simulate(scenario, seed, split, render=True, size=size), path)
             contacts += label
             if quota[label] > 0:
                 quota[label] -= 1
                 kept += 1
                 keep.add(path.name)
+        atomic_write_json(manifest, outcomes)
         # Files of an earlier, larger run are surplus here: the folder holds exactly this set.
         for stale in folder.glob("[0-9]" * 7 + ".hdf5"):
             if stale.name not in keep:

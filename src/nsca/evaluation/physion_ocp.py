@@ -530,8 +530,10 @@ def format_report(report: dict) -> str:
             if protocol not in res:
                 continue
             block = res[protocol]
-            cells = [f"{block['per_scenario'][s]['accuracy']:.2f}" if s in block["per_scenario"] else "-" for s in scen]
             m = block["mean"]
+            if m is None:  # all_but_one with a single scenario has nothing to train on
+                continue
+            cells = [f"{block['per_scenario'][s]['accuracy']:.2f}" if s in block["per_scenario"] else "-" for s in scen]
             lines.append(f"| {model} | {protocol} | " + " | ".join(cells)
                          + f" | {m['accuracy']:.3f} [{m['ci95_low']:.2f}, {m['ci95_high']:.2f}] |")
     human = [f"{HUMAN_ACCURACY[s]:.2f}" for s in scen]

@@ -12,7 +12,8 @@ Laws (each maps (state, action) to a change of state over one control step of `d
   `v' = A v + A2 v_prev + B (setpoint' - p) + B2 (setpoint - p) + c` (mocap weld pulling an
   arm with inertia: a linear system of higher order), never below its floor;
   the gripper opening follows its effort `g' = g + k0 + k1 g + k2 u`.
-- inertia: an object's velocity persists (damped) and integrates into position.
+- inertia: an object's velocity persists (damped by friction while it touches a support) and
+  integrates into position.
 - gravity: a free object that is not held accelerates down at g (mounted objects never fall).
 - support: a free object does not sink below its resting height `table_z + half_height`; a
   resting object therefore stays at rest exactly (support is a projection, not a soft gate).
@@ -123,9 +124,14 @@ def efference(state: torch.Tensor, action: torch.Tensor, c: PhysicsConstants) ->
 
 
 def inertia(state: torch.Tensor, c: PhysicsConstants) -> torch.Tensor:
+    """Velocity persists; friction damps it where the object touches something (a free object
+    resting on its support, or any mounted object), never in free flight."""
     delta = torch.zeros_like(state)
     v = state[..., OBJ_VEL]
-    dv = -c.damping * v
+    free = state[..., OBJ_FREE]
+    height = state[..., OBJ_POS][..., 2:3] - (c.table_z + state[..., OBJ_HALF])
+    touching = free * _gate_below(height, 0.005, 0.001) + (1 - free)
+    dv = -c.damping * touching * v
     delta[..., OBJ_VEL] = dv
     delta[..., OBJ_POS] = (v + dv) * c.dt_s
     return delta

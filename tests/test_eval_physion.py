@@ -1,0 +1,129 @@
+"""`nsca eval physion`: the logistic readout, the three protocols end to end on generated scenes,
+determinism, strict JSON, checkpoint loading and the official-format path with a corrupt file."""
+
+import io
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nsca.cli import main
+from nsca.errors import UsageError
+from nsca.evaluation import physion_ocp as P
+
+
+def _strict_json(path: Path) -> dict:
+    def bad(const):
+        raise AssertionError(f"non-strict JSON constant {const}")
+    return json.loads(path.read_text(), parse_constant=bad)
+
+
+def test_readout_fits_a_separable_rule_and_chooses_regularisation_by_cv():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 6))
+    y = (X[:, 2] - 0.5 * X[:, 4] > 0).astype(np.int64)
+    r = P.fit_readout(X[:60], y[:60], seed=0)
+    assert (r.predict(X[60:]) == y[60:]).mean() >= 0.9
+    assert r.C in P.C_GRID
+    noise = P.fit_readout(rng.normal(size=(60, 6)), y[:60], seed=0)  # labels unrelated to features
+    assert noise.C <= r.C
+    with pytest.raises(UsageError, match="one label"):
+        P.fit_readout(X[:10], np.ones(10, np.int64))
+
+
+TINY = ["--scenarios", "collide", "roll", "--readout-per-scenario", "4", "--test-per-scenario", "4",
+        "--preset", "debug", "--models", "random_init", "physics_rollout"]
+
+
+def test_eval_physion_end_to_end_is_deterministic_and_strict(tmp_path):
+    scenes = tmp_path / "scenes"
+    assert main(["eval", "physion", *TINY, "--data", str(scenes), "--out", str(tmp_path / "a")]) == 0
+    assert main(["eval", "physion", *TINY, "--data", str(scenes), "--out", str(tmp_path / "b")]) == 0
+    a, b = _strict_json(tmp_path / "a" / "results.json"), _strict_json(tmp_path / "b" / "results.json")
+    assert a["counts"] == {"readout_training": 8, "test": 8, "test_contact_rate": 0.5}
+    for model in ("random_init", "physics_rollout"):
+        for protocol in P.PROTOCOLS:
+            block = a["results"][model][protocol]
+            assert set(block["per_scenario"]) == {"collide", "roll"}
+            assert 0.0 <= block["mean"]["accuracy"] <= 1.0 and block["mean"]["n"] == 8
+            assert block == b["results"][model][protocol]  # same config + seed => same numbers
+    assert a["results"]["physics_rollout"]["feature_dim"] == 4
+    assert a["results"]["random_init"]["feature_dim"] == 4 * 64  # debug latent x 4 points
+    assert set(a["not_run"]) == set()
+    assert a["references"]["human_accuracy"]["roll"] == 0.87
+    for name in ("results.csv", "report.md", "accuracy.png"):
+        assert (tmp_path / "a" / name).stat().st_size > 0
+    assert "human (Physion)" in (tmp_path / "a" / "report.md").read_text()
+
+
+def test_trained_checkpoint_loads_its_vision_path(tmp_path):
+    from nsca.model.config import preset
+    from nsca.model.nsca import NSCAModel
+
+    cfg = preset("debug", modalities=("vision", "proprio"))
+    torch.manual_seed(3)
+    trained = NSCAModel(cfg)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"model": asdict(cfg)}))
+    torch.save(trained.state_dict(), run / "model.pt")
+    loaded = P.load_nsca(run)
+    for k, v in trained.state_dict().items():
+        if k.startswith(P.VISION_PATH):
+            assert torch.equal(loaded.state_dict()[k], v)
+    frames = np.random.default_rng(0).integers(0, 255, size=(3, 5, 64, 64, 3), dtype=np.uint8)
+    assert np.allclose(P.nsca_features(loaded, frames), P.nsca_features(trained, frames))
+    with pytest.raises(UsageError, match="expected a `nsca train` run folder"):
+        P.load_nsca(tmp_path / "nowhere")
+
+
+def _official_trial(path: Path, stimulus: str, contact: bool, n_frames: int = 50) -> None:
+    """One trial in the official PhysionTrain HDF5 layout (as nsca.data.physion documents it)."""
+    import h5py
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(abs(hash(stimulus)) % 2**32)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("static/stimulus_name", data=stimulus.encode())
+        for k in range(n_frames):
+            buf = io.BytesIO()
+            img = rng.integers(0, 255, size=(48, 80, 3), dtype=np.uint8)
+            img[:, :, 0] = 200 if contact else 30  # a visible cue, so the readout has something to learn
+            Image.fromarray(img).save(buf, format="PNG")
+            f.create_dataset(f"frames/{k:04d}/images/_img", data=np.frombuffer(buf.getvalue(), np.uint8))
+            f.create_dataset(f"frames/{k:04d}/labels/target_contacting_zone", data=contact and k == n_frames - 1)
+
+
+def test_official_format_path_skips_and_counts_corrupt_files(tmp_path, capsys):
+    for split in ("train", "test"):
+        for i in range(8):
+            _official_trial(tmp_path / split / "Dominoes" / f"{i:04d}.hdf5", f"dom_{split}_{i}", contact=i % 2 == 0)
+    (tmp_path / "train" / "Dominoes" / "0099.hdf5").write_bytes(b"\x89HDF\r\n truncated")
+    code = main(["eval", "physion", "--official-train", str(tmp_path / "train"), "--official-test", str(tmp_path / "test"),
+                 "--official-test-layout", "hdf5", "--preset", "debug", "--models", "random_init", "physics_rollout",
+                 "--out", str(tmp_path / "out")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped 1 trial(s): unreadable trial file") == 1
+    rep = _strict_json(tmp_path / "out" / "results.json")
+    assert rep["source"]["kind"] == "official" and rep["skipped"] == {"unreadable trial file": 1}
+    assert rep["counts"]["readout_training"] == 8 and rep["scenarios"] == ["dominoes"]
+    assert "physics_rollout" in rep["not_run"]
+    assert rep["results"]["random_init"]["only"]["mean"]["accuracy"] >= 0.75  # the colour cue is read out
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--scenarios", "drape"], "unknown scenario 'drape' (needs a MuJoCo flex cloth"),
+    (["--models", "dpi"], "unknown model 'dpi'"),
+    (["--test-per-scenario", "5"], "test_per_scenario=5 must be an even number"),
+    (["--official-train", "/nowhere"], "official_train and official_test go together"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, bad, message):
+    assert main(["eval", "physion", *bad, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o" / "results.json").exists()
