@@ -5,13 +5,15 @@ import torch
 
 from nsca.priors.adaptive import AdaptivePhysicsPrior
 from nsca.priors.innate import PhysicsConstants, prior_delta
-from nsca.priors.state import OBJ_POS, OBJ_VEL
+from nsca.priors.state import OBJ_FREE, OBJ_HALF, OBJ_POS, OBJ_VEL, STATE_DIM
 
 
 def _falling_batch(n: int, gravity_mps2: float, seed: int = 0):
     """Free objects high above the table, moving under the given gravity (negative = rising)."""
     g = torch.Generator().manual_seed(seed)
-    s = torch.zeros(n, 13)
+    s = torch.zeros(n, STATE_DIM)
+    s[:, OBJ_FREE] = 1.0
+    s[:, OBJ_HALF] = 0.02
     s[:, 0:3] = torch.rand(n, 3, generator=g) * 0.2            # hand far away, open gripper
     s[:, 6] = 1.0
     s[:, OBJ_POS] = torch.rand(n, 3, generator=g) * 0.2 + torch.tensor([0.3, 0.3, 0.2])

@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 
 import numpy as np
+
+from nsca.priors.state import STATE_DIM
 import pytest
 import torch
 
@@ -278,7 +280,7 @@ def test_babbling_source_reads_the_store(tmp_path):
     columns = {
         "index": np.arange(rows), "episode_index": np.repeat(np.arange(episodes), frames_per_episode),
         "frame_index": np.tile(np.arange(frames_per_episode), episodes),
-        "state": np.random.default_rng(0).normal(size=(rows, 13)).astype(np.float32),
+        "state": np.random.default_rng(0).normal(size=(rows, STATE_DIM)).astype(np.float32),
         "action": np.zeros((rows, 4), np.float32), "competence": np.zeros(rows, np.float32),
         "mass_kg": np.full(rows, 0.2, np.float32),
         **{k: np.zeros(rows, np.int64) for k in ("primitive", "outcome", "spawn", "object_id", "material",

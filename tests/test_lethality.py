@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from nsca.cli import main
-from nsca.envs.metaworld import MetaWorldTask, load_or_collect_demos
+from nsca.envs.metaworld import MetaWorldTask, goal, load_or_collect_demos
 from nsca.experiments.lethality import verdict
 from nsca.learning.agent import AgentConfig, Phase0Agent
 from nsca.learning.planner import PlannerConfig
 
 TINY = ["--task", "pick-place-v2", "--demos", "1", "--eval-episodes", "2", "--episode-steps", "12",
-        "--bc-steps", "30", "--world-model-steps", "30", "--progress-steps", "30",
+        "--bc-steps", "30", "--world-model-steps", "30", "--reward-steps", "30",
         "--horizon", "2", "--samples", "8", "--workers", "1"]
 
 
@@ -113,17 +113,17 @@ def test_changing_the_prior_changes_the_actions_taken():
     agents = {}
     for prior in (0.9, 0.1, None):
         agent = Phase0Agent(AgentConfig(prior=prior, bc_steps=100, world_model_steps=100,
-                                        progress_steps=100, planner=planner), seed=0)
+                                        reward_steps=100, planner=planner), seed=0)
         agent.fit(demos)
         agents[prior] = agent
     # Same seed: the BC policy and progress model are identical, only the world model differs.
     for a, b in zip(agents[0.9].policy.parameters(), agents[0.1].policy.parameters()):
         assert torch.equal(a, b)
-    obs = demos[1].obs[::5]
+    obs, states = demos[1].obs[::5], demos[1].states[::5]
     actions = {}
     for prior, agent in agents.items():
         agent.reset(0)
-        actions[prior] = np.stack([agent.act(o) for o in obs])
+        actions[prior] = np.stack([agent.act(st, goal(o)) for st, o in zip(states, obs)])
     assert np.abs(actions[0.9] - actions[0.1]).max() > 1e-3
     assert np.abs(actions[0.9] - actions[None]).max() > 1e-3
 
@@ -141,11 +141,11 @@ def test_verdict_rule():
 def test_own_prior_learning_rate_lets_the_weight_move_further():
     demos = load_or_collect_demos("pick-place-v3", 0, 2)
     moved = {}
-    for prior_lr in (None, 1e-2):
-        agent = Phase0Agent(AgentConfig(prior=0.9, bc_steps=0, progress_steps=0, world_model_steps=100,
+    for prior_lr in (1e-3, 1e-2):  # the shared lr vs rho's own (the one recipe's default)
+        agent = Phase0Agent(AgentConfig(prior=0.9, bc_steps=0, reward_steps=0, world_model_steps=100,
                                         prior_lr=prior_lr), seed=0)
         moved[prior_lr] = abs(agent.fit(demos)["prior_weight"] - 0.9)
-    assert moved[1e-2] > 3 * moved[None] > 0
+    assert moved[1e-2] > 3 * moved[1e-3] > 0
 
 
 def test_diagnostics_measure_off_demo_model_error_and_planner_departure():
@@ -179,15 +179,69 @@ def test_pessimistic_score_penalises_disagreement():
 
 def test_reward_ensemble_changes_the_plan_but_not_the_shared_networks():
     demos = load_or_collect_demos("pick-place-v3", 0, 2)
-    budget = dict(prior=0.9, bc_steps=50, world_model_steps=50, progress_steps=50, planner=PlannerConfig(horizon=2, samples=8))
+    budget = dict(prior=0.9, bc_steps=50, world_model_steps=50, reward_steps=50, planner=PlannerConfig(horizon=2, samples=8))
     single = Phase0Agent(AgentConfig(**budget), seed=0)
     single.fit(demos)
     ensemble = Phase0Agent(AgentConfig(**budget, reward_ensemble=3), seed=0)
     ensemble.fit(demos)
     for a, b in zip(single.world_model.parameters(), ensemble.world_model.parameters()):
         assert torch.equal(a, b)
-    obs = demos[0].obs[::6]
+    obs, states = demos[0].obs[::6], demos[0].states[::6]
     single.reset(0)
     ensemble.reset(0)
-    plans = [np.stack([agent.act(o) for o in obs]) for agent in (single, ensemble)]
+    plans = [np.stack([agent.act(st, goal(o)) for st, o in zip(states, obs)]) for agent in (single, ensemble)]
     assert np.abs(plans[0] - plans[1]).max() > 1e-4
+
+
+def test_decomposition_grid_runs_every_cell_of_the_2x2_and_pairs_them(tmp_path):
+    """The 2x2 + corrective + BC at a tiny budget through the real code path (simulator model,
+    Meta-World's reward on predicted states); strict JSON; paired comparisons present."""
+    import json
+
+    args = ["--task", "reach-v2", "--demos", "1", "--eval-episodes", "1", "--sim-eval-episodes", "1",
+            "--episode-steps", "3", "--bc-steps", "5", "--world-model-steps", "5", "--reward-steps", "5",
+            "--horizon", "2", "--samples", "4", "--workers", "1", "--calibration-steps", "40",
+            "--grid", "decomposition", "--priors", "0.9", "none", "--n-seeds", "2", "--out", str(tmp_path / "d")]
+    assert main(["lethality", *args]) == 0
+    text = (tmp_path / "d" / "results.json").read_text()
+    report = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert set(report["table"]) == {"prior_0.9", "prior_0.9+true", "none", "none+true", "sim+learned", "sim+true",
+                                    "corrective_0.9", "corrective_none", "bc"}
+    c = report["comparisons"]["prior_0.9+true vs none+true"]
+    assert c["n"] == 2 and len(c["per_seed_diff"]) == 2 and "p_wilcoxon" in c
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--grid", "curves", "--curve-agents", "bc", "telepathy"], "unknown agent or condition"),
+        (["--grid", "curves", "--demos-list", "5", "0"], "--demos-list"),
+        (["--grid", "curves", "--curve-agents", "none+oracle"], "unknown reward kind"),
+        (["--grid", "curves", "--tasks", "pick-plaice"], "unknown Meta-World task"),
+    ],
+)
+def test_bad_grid_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, extra, message):
+    out = tmp_path / "o"
+    assert main(["lethality", *TINY, *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_simulator_model_is_exact_and_true_reward_matches_the_env():
+    from nsca.envs.metaworld import expert_policy
+    from nsca.envs.oracle import SimulatorModel, TrueReward
+
+    env = MetaWorldTask("pick-place-v3")
+    expert = expert_policy("pick-place-v3")
+    sim, reward = SimulatorModel(env), TrueReward(env)
+    obs = env.reset(7)
+    for t in range(40):
+        a = np.clip(expert.get_action(obs), -1, 1).astype(np.float32)
+        sim.begin(2)
+        s_sim, r_sim = sim.step(np.stack([a, a]))
+        reward.begin()
+        obs, r, _ = env.step(a)
+        s = env.state(obs)
+        assert np.allclose(s_sim[0], s, atol=1e-6) and abs(r_sim[0] - r) < 1e-5
+        assert abs(reward(s[None], a[None])[0] - r) < 1e-3, t

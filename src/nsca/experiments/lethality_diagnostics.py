@@ -17,7 +17,7 @@ import json
 import numpy as np
 import torch
 
-from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, object_state
+from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos
 from nsca.learning.agent import AgentConfig, Phase0Agent, features
 from nsca.learning.planner import PlannerConfig
 from nsca.priors.state import HAND_POS, OBJ_POS
@@ -28,14 +28,16 @@ def off_demo_transitions(env: MetaWorldTask, agent: Phase0Agent, episodes: int, 
     rows = []
     for layout in eval_layout_seeds(episodes):
         obs = env.reset(layout)
+        state = env.state(obs)
         for _ in range(steps):
-            s, g = torch.as_tensor(object_state(obs)), torch.as_tensor(goal(obs))
+            s, g = torch.as_tensor(state), torch.as_tensor(goal(obs))
             with torch.no_grad():
                 a = agent.policy(features(s, g)[None])[0].numpy()
             a = np.clip(a + rng.normal(0, noise, 4), -1, 1).astype(np.float32)
             nxt, _, _ = env.step(a)
-            rows.append((obs, a, nxt))
-            obs = nxt
+            nxt_state = env.state(nxt)
+            rows.append((obs, a, nxt, state, nxt_state))
+            obs, state = nxt, nxt_state
     return rows
 
 
@@ -49,15 +51,18 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
     rows = None
     for p in priors:
         prior = None if p == "none" else float(p)
-        budget = {} if train_steps is None else {k: train_steps for k in ("bc_steps", "world_model_steps", "progress_steps")}
-        agent = Phase0Agent(AgentConfig(prior=prior, planner=PlannerConfig(), **budget), seed=seed, dt_s=env.dt_s)
+        budget = {} if train_steps is None else {k: train_steps for k in ("bc_steps", "world_model_steps", "reward_steps")}
+        from nsca.experiments.lethality import calibrated_constants
+
+        agent = Phase0Agent(AgentConfig(prior=prior, planner=PlannerConfig(), **budget), seed=seed,
+                            constants=calibrated_constants(task, 800))
         agent.fit(eps)
         if rows is None:  # the same off-demo states for every condition (BC is shared)
             rows = off_demo_transitions(env, agent, episodes, steps, 0.3, seed)
         obs = np.stack([r[0] for r in rows])
         act = torch.as_tensor(np.stack([r[1] for r in rows]))
-        s = torch.as_tensor(object_state(obs))
-        s_next = torch.as_tensor(object_state(np.stack([r[2] for r in rows])))
+        s = torch.as_tensor(np.stack([r[3] for r in rows]))
+        s_next = torch.as_tensor(np.stack([r[4] for r in rows]))
         g = torch.as_tensor(goal(obs))
         with torch.no_grad():
             pred = agent.world_model(s, act)
@@ -65,7 +70,7 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
         planned = []
         for i in range(0, len(rows), 4):
             agent.reset(i)
-            planned.append(agent.act(obs[i]))
+            planned.append(agent.act(s[i].numpy(), goal(obs[i])))
         planned = torch.as_tensor(np.stack(planned))
         out[p] = {
             "hand_err_mm": float((pred[:, HAND_POS] - s_next[:, HAND_POS]).norm(dim=-1).mean() * 1000),
