@@ -3,6 +3,7 @@ determinism, strict JSON, checkpoint loading and the official-format path with a
 
 import io
 import json
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -86,13 +87,14 @@ def _official_trial(path: Path, stimulus: str, contact: bool, n_frames: int = 50
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(abs(hash(stimulus)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(stimulus.encode()))
     with h5py.File(path, "w") as f:
         f.create_dataset("static/stimulus_name", data=stimulus.encode())
         for k in range(n_frames):
             buf = io.BytesIO()
-            img = rng.integers(0, 255, size=(48, 80, 3), dtype=np.uint8)
-            img[:, :, 0] = 200 if contact else 30  # a visible cue, so the readout has something to learn
+            img = rng.integers(0, 20, size=(48, 80, 3), dtype=np.uint8)
+            bright = slice(0, 40) if contact else slice(40, 80)  # a spatial cue the readout can learn
+            img[:, bright] += 200
             Image.fromarray(img).save(buf, format="PNG")
             f.create_dataset(f"frames/{k:04d}/images/_img", data=np.frombuffer(buf.getvalue(), np.uint8))
             f.create_dataset(f"frames/{k:04d}/labels/target_contacting_zone", data=contact and k == n_frames - 1)

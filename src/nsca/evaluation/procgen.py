@@ -329,7 +329,7 @@ def train_ppo(agent: ActorCritic, env: ProcgenVec, steps: int, cfg: PPOConfig, d
                 loss.backward()
                 nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 opt.step()
-                stats.append((float(pg), float(vf), float(ent)))
+                stats.append((pg.item(), vf.item(), ent.item()))
         pg_m, vf_m, ent_m = (float(np.mean(c)) for c in zip(*stats))
         row = {"update": update + 1, "env_steps": (update + 1) * n * t_len,
                "episodes": len(finished), "mean_return": float(np.mean(finished)) if finished else None,
