@@ -92,5 +92,5 @@ def run(args: argparse.Namespace) -> int:
     runner: Callable[[Any], dict] = _load(suite.run)
     report = runner(cfg)
     print(_load(suite.report)(report))
-    print(f"\nresults: {cfg.out}/results.json, results.csv, report.md")
+    print(f"\nresults: {cfg.out}/results.json and report.md (see the suite's docs for the rest)")
     return 0
