@@ -108,7 +108,7 @@ def test_data_loads_in_a_fresh_process(tmp_path):
     )
     res = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith(f"{20 * 8} (13,) (4000,)")
+    assert res.stdout.startswith(f"{20 * 8} ({STATE_DIM},) (4000,)")
 
 
 @pytest.mark.parametrize("argv, message", [
