@@ -46,6 +46,7 @@ from typing import Callable
 import mujoco
 import numpy as np
 
+from nsca.envs.playground import FastRenderer
 from nsca.errors import UsageError
 from nsca.utils.io import atomic_write_json, read_json
 
@@ -357,7 +358,7 @@ class Scene:
         self._is_patient[self._patient_geoms] = True
         self.half_extents = np.array([self._half(spec.agent), self._half(spec.patient)], dtype=np.float32)
         self.free = np.array([self._is_free(self.agent_body), self._is_free(self.patient_body)], dtype=np.float32)
-        self._renderer: _Renderer | None = None
+        self._renderer: FastRenderer | None = None
 
     def _geoms_of(self, body: int) -> np.ndarray:
         return np.flatnonzero(self.model.geom_bodyid == body)
@@ -400,7 +401,7 @@ class Scene:
 
     def render(self, size: int) -> np.ndarray:
         if self._renderer is None:
-            self._renderer = _Renderer(self.model, size)
+            self._renderer = FastRenderer(self.model, size, self.model.camera("front").id, maxgeom=128)
         return self._renderer.render(self.model, self.data)
 
     def close(self) -> None:
@@ -549,36 +550,3 @@ def _frame_contacts(path: Path) -> np.ndarray:
 
     with h5py.File(path, "r") as f:
         return np.array([bool(f["frames"][k]["labels"]["target_contacting_zone"][()]) for k in sorted(f["frames"])])
-
-
-_GL_CONTEXT = None
-
-
-class _Renderer:
-    """Offscreen 64x64 rendering in one process-wide GL context, shadows and reflections off."""
-
-    def __init__(self, model: mujoco.MjModel, size: int) -> None:
-        global _GL_CONTEXT
-        if _GL_CONTEXT is None:
-            _GL_CONTEXT = mujoco.GLContext(model.vis.global_.offwidth, model.vis.global_.offheight)
-        _GL_CONTEXT.make_current()
-        self.ctx = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_100)
-        self.scene = mujoco.MjvScene(model, maxgeom=128)
-        self.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
-        self.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
-        self.option = mujoco.MjvOption()
-        self.camera = mujoco.MjvCamera()
-        self.camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
-        self.camera.fixedcamid = model.camera("front").id
-        self.viewport = mujoco.MjrRect(0, 0, size, size)
-        self.pixels = np.empty((size, size, 3), dtype=np.uint8)
-
-    def render(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
-        mujoco.mjv_updateScene(model, data, self.option, None, self.camera, mujoco.mjtCatBit.mjCAT_ALL, self.scene)
-        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self.ctx)
-        mujoco.mjr_render(self.viewport, self.scene, self.ctx)
-        mujoco.mjr_readPixels(self.pixels, None, self.viewport, self.ctx)
-        return np.flipud(self.pixels).copy()
-
-    def close(self) -> None:
-        self.ctx.free()

@@ -327,7 +327,7 @@ class Playground:
 
         The GL backend is chosen when mujoco is imported: set MUJOCO_GL=egl before that."""
         if self._renderer is None:
-            self._renderer = _FastRenderer(self.model, size, self._cam_id)
+            self._renderer = FastRenderer(self.model, size, self._cam_id)
         return self._renderer.render(self.model, self.data)
 
     def close(self) -> None:
@@ -339,20 +339,20 @@ class Playground:
 _GL_CONTEXT = None
 
 
-class _FastRenderer:
+class FastRenderer:
     """Offscreen rendering sharing one GL context per process.
 
     mujoco.Renderer makes a new GL context per model (~0.1-0.5 s each); a babbling worker
     holds one model per catalogue object, so here each model only gets its own MjrContext
     (~10 ms) inside a single process-wide context."""
 
-    def __init__(self, model: mujoco.MjModel, size: int, camera_id: int) -> None:
+    def __init__(self, model: mujoco.MjModel, size: int, camera_id: int, maxgeom: int = 64) -> None:
         global _GL_CONTEXT
         if _GL_CONTEXT is None:
             _GL_CONTEXT = mujoco.GLContext(model.vis.global_.offwidth, model.vis.global_.offheight)
         _GL_CONTEXT.make_current()
         self.ctx = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_100)
-        self.scene = mujoco.MjvScene(model, maxgeom=64)
+        self.scene = mujoco.MjvScene(model, maxgeom=maxgeom)
         self.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
         self.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         self.option = mujoco.MjvOption()
