@@ -115,17 +115,24 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """Expose every field of `cls` as --kebab-case flag; defaults stay None so YAML can fill them."""
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "") -> None:
+    """Expose every field of `cls` as --kebab-case flag; defaults stay None so YAML can fill them.
+
+    A field that is itself a config dataclass becomes a group of dotted flags
+    (`--ppo.num-envs`), collected back into a nested mapping by `resolve`."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            group = parser.add_argument_group(f"{prefix}{f.name} (--{prefix}{f.name}.<key>)")
+            add_dataclass_arguments(group, tp, prefix=f"{prefix}{f.name}.")
+            continue
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        flag = "--" + f.name.replace("_", "-")
-        kw: dict[str, Any] = {"dest": f.name, "default": None, "help": f"{help_text} (default: {default})"}
+        flag = "--" + prefix + f.name.replace("_", "-")
+        kw: dict[str, Any] = {"dest": prefix + f.name, "default": None, "help": f"{help_text} (default: {default})"}
         origin = get_origin(tp)
         if origin in (Union, types.UnionType):
             tp = next(a for a in get_args(tp) if a is not type(None))
@@ -139,13 +146,32 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
         parser.add_argument(flag, **kw)
 
 
+def _flag_values(cls: type, args: argparse.Namespace, prefix: str = "") -> dict:
+    """The flags given for `cls` (and its nested configs, as nested dicts)."""
+    hints = typing.get_type_hints(cls)
+    out: dict = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if dataclasses.is_dataclass(hints[f.name]):
+            sub = _flag_values(hints[f.name], args, f"{prefix}{f.name}.")
+            if sub:
+                out[f.name] = sub
+            continue
+        value = getattr(args, prefix + f.name, None)
+        if value is not None:
+            out[f.name] = value
+    return out
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def resolve(cls: type[T], args: argparse.Namespace, config_path: str | Path | None = None, base: dict | None = None) -> T:
     """Defaults < base preset < YAML file < CLI flags; the result is validated."""
     data: dict = dict(base or {})
     if config_path:
-        data.update(load_yaml(config_path))
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        value = getattr(args, f.name, None)
-        if value is not None:
-            data[f.name] = value
-    return from_dict(cls, data)
+        data = _merge(data, load_yaml(config_path))
+    return from_dict(cls, _merge(data, _flag_values(cls, args)))

@@ -43,10 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import mujoco
 import numpy as np
 
-from nsca.envs.playground import FastRenderer
 from nsca.errors import UsageError
 from nsca.utils.io import atomic_write_json, read_json
 
@@ -332,6 +330,8 @@ class Scene:
     """A compiled trial: steps MuJoCo, records agent/patient states, contact labels and frames."""
 
     def __init__(self, spec: SceneSpec) -> None:
+        import mujoco  # imported on use: building the CLI must not need a GL backend
+
         self.spec = spec
         self.model = mujoco.MjModel.from_xml_string(scene_xml(spec))
         self.data = mujoco.MjData(self.model)
@@ -358,7 +358,7 @@ class Scene:
         self._is_patient[self._patient_geoms] = True
         self.half_extents = np.array([self._half(spec.agent), self._half(spec.patient)], dtype=np.float32)
         self.free = np.array([self._is_free(self.agent_body), self._is_free(self.patient_body)], dtype=np.float32)
-        self._renderer: FastRenderer | None = None
+        self._renderer = None
 
     def _geoms_of(self, body: int) -> np.ndarray:
         return np.flatnonzero(self.model.geom_bodyid == body)
@@ -383,6 +383,8 @@ class Scene:
 
     def velocities(self) -> np.ndarray:
         """(2, 3) linear velocities (MuJoCo's, world frame) of the same points."""
+        import mujoco
+
         out = np.zeros((2, 3))
         res = np.zeros(6)
         targets = [(mujoco.mjtObj.mjOBJ_GEOM, self._agent_geoms[0]) if self.spec.agent == "link_bob"
@@ -401,6 +403,8 @@ class Scene:
 
     def render(self, size: int) -> np.ndarray:
         if self._renderer is None:
+            from nsca.envs.playground import FastRenderer
+
             self._renderer = FastRenderer(self.model, size, self.model.camera("front").id, maxgeom=128)
         return self._renderer.render(self.model, self.data)
 
@@ -430,6 +434,8 @@ class Trial:
 
 def simulate(scenario: str, seed: int, split: str = "test", render: bool = True, size: int = 64) -> Trial:
     """Build and run one trial; frames and states are sampled at FPS over the whole clip."""
+    import mujoco
+
     if scenario not in BUILDERS:
         raise UsageError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
     spec = BUILDERS[scenario](np.random.default_rng(seed))
