@@ -149,19 +149,26 @@ class MetaWorldTask:
         obs = np.asarray(obs, dtype=np.float32)
         self.layout_seed = int(layout_seed)
         self.obj_half, self.obj_free = object_properties(self.env, obs)
-        self._last_obs, self._vel_prev = obs, np.zeros(3, np.float32)
+        self._last_obs, self._vel_prev, self._last_state = obs, np.zeros(3, np.float32), None
         return obs
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
         self._vel_prev = (self._last_obs[:3] - self._last_obs[18:21]) / self.dt_s
         obs, reward, _, _, info = self.env.step(np.clip(action, -1.0, 1.0).astype(np.float32))
         self._last_obs = obs = np.asarray(obs, dtype=np.float32)
+        self._last_state = None
         return obs, float(reward), bool(info["success"])
 
     def state(self, obs: np.ndarray) -> np.ndarray:
-        """The object-centric state of the current step (obs must be the latest observation)."""
+        """The object-centric state of the current step (obs must be the latest observation);
+        computed once per step, however many readers (episode record, agent) ask for it."""
+        if obs is self._last_obs and self._last_state is not None:
+            return self._last_state
         target = (self.env.data.mocap_pos[0] - np.asarray(obs[:3], np.float64)).astype(np.float32)
-        return object_state(obs, self.dt_s, target, self._vel_prev, self.obj_half, self.obj_free)
+        state = object_state(obs, self.dt_s, target, self._vel_prev, self.obj_half, self.obj_free)
+        if obs is self._last_obs:
+            self._last_state = state
+        return state
 
     # The (reset, step) -> state interface that self-calibration (nsca.priors.calibrate) drives.
     def reset_state(self, seed: int) -> np.ndarray:

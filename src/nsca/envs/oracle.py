@@ -56,7 +56,7 @@ class _Scratch:
             mujoco.mj_forward(e.model, e.data)
         e._prev_obs = prev_obs.copy()
         e.curr_path_length = 0  # the scratch copy never truncates
-        self.env._last_obs, self.env._vel_prev = last_obs.copy(), vel_prev.copy()
+        self.env._last_obs, self.env._vel_prev, self.env._last_state = last_obs.copy(), vel_prev.copy(), None
 
 
 class SimulatorModel:
@@ -163,11 +163,3 @@ class TrueReward:
 
 def _has_body(m, name: str) -> bool:
     return mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, name) >= 0
-
-
-def supports_oracle(task: str) -> bool:
-    """Oracle modes need MuJoCo state restore and the task's reward function (all Meta-World v3 tasks)."""
-    from nsca.envs.metaworld import resolve_task
-
-    resolve_task(task)
-    return True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import time
@@ -177,6 +178,7 @@ def cell_config(cfg: LethalityConfig, condition: str, seed: int, task: str | Non
     }
 
 
+@functools.lru_cache(maxsize=8)
 def calibrated_constants(task: str, steps: int):
     """The innate laws' constants from self-observation on this task (seed 0: shared by all cells)."""
     from nsca.envs.metaworld import MetaWorldTask
@@ -238,7 +240,8 @@ def conditions(cfg: LethalityConfig) -> list[str]:
         conds = []
         for p in cfg.priors:
             conds += [condition_name(p), condition_name(p) + "+true"]
-        conds += ["sim+learned", "sim+true"] + [f"corrective_{condition_name(p)}".replace("corrective_prior_", "corrective_") for p in cfg.priors]
+        conds += ["sim+learned", "sim+true"]
+        conds += ["corrective_" + ("none" if parse_prior(p) is None else f"{float(p):g}") for p in cfg.priors]
         return conds + (["bc"] if cfg.bc_floor else [])
     return [condition_name(p) for p in cfg.priors] + (["bc"] if cfg.bc_floor else [])
 
