@@ -18,8 +18,8 @@ from nsca.learning.agent import AgentConfig, Phase0Agent
 from nsca.learning.planner import PlannerConfig
 
 TINY = ["--task", "pick-place-v2", "--demos", "1", "--eval-episodes", "2", "--episode-steps", "12",
-        "--bc-steps", "30", "--world-model-steps", "30", "--reward-steps", "30",
-        "--horizon", "2", "--samples", "8", "--workers", "1"]
+        "--agent.bc-steps", "30", "--agent.world-model-steps", "30", "--agent.reward-steps", "30",
+        "--agent.planner.horizon", "2", "--agent.planner.samples", "8", "--workers", "1"]
 
 
 def _metrics(out: Path) -> dict:
@@ -56,6 +56,9 @@ def test_tiny_grid_end_to_end_and_deterministic(tmp_path, capsys):
         (["--priors", "0.9", "-0.5"], "positive"),
         (["--priors", "0.9", "heavy"], "not a number"),
         (["--eval-episodes", "ten"], "integer"),
+        (["--agent.planner.horizon", "0"], "--agent.planner.horizon must be at least 1"),
+        (["--agent.planner.temperature", "-1"], "temperature must be > 0"),
+        (["--agent.objective", "vibes"], "invalid choice"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, bad, message):
@@ -199,8 +202,9 @@ def test_decomposition_grid_runs_every_cell_of_the_2x2_and_pairs_them(tmp_path):
     import json
 
     args = ["--task", "reach-v2", "--demos", "1", "--eval-episodes", "1", "--sim-eval-episodes", "1",
-            "--episode-steps", "3", "--bc-steps", "5", "--world-model-steps", "5", "--reward-steps", "5",
-            "--horizon", "2", "--samples", "4", "--workers", "1", "--calibration-steps", "40",
+            "--episode-steps", "3", "--agent.bc-steps", "5", "--agent.world-model-steps", "5",
+            "--agent.reward-steps", "5", "--agent.planner.horizon", "2", "--agent.planner.samples", "4",
+            "--workers", "1", "--calibration-steps", "40",
             "--grid", "decomposition", "--priors", "0.9", "none", "--n-seeds", "2", "--out", str(tmp_path / "d")]
     assert main(["lethality", *args]) == 0
     text = (tmp_path / "d" / "results.json").read_text()

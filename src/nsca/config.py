@@ -38,7 +38,7 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
         return value
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]
-        if value is None:
+        if value is None or (type(None) in get_args(tp) and isinstance(value, str) and value.lower() in ("none", "null")):
             return None
         errors = []
         for a in args:
@@ -115,7 +115,8 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "") -> None:
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "",
+                            _root: argparse.ArgumentParser | None = None) -> None:
     """Expose every field of `cls` as --kebab-case flag; defaults stay None so YAML can fill them.
 
     A field that is itself a config dataclass becomes a group of dotted flags
@@ -126,8 +127,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
             continue
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            group = parser.add_argument_group(f"{prefix}{f.name} (--{prefix}{f.name}.<key>)")
-            add_dataclass_arguments(group, tp, prefix=f"{prefix}{f.name}.")
+            root = _root or parser  # argparse groups do not nest: each config block is a top-level group
+            group = root.add_argument_group(f"{prefix}{f.name} (--{prefix}{f.name}.<key>)")
+            add_dataclass_arguments(group, tp, prefix=f"{prefix}{f.name}.", _root=root)
             continue
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]

@@ -27,8 +27,9 @@ from typing import Literal
 import numpy as np
 import yaml
 
-from nsca.config import field
+from nsca.config import field, from_dict
 from nsca.errors import UsageError
+from nsca.learning.agent import AgentConfig
 from nsca.runner import Cell, run_grid
 from nsca.stats import paired_compare, summarize
 from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
@@ -58,46 +59,25 @@ class LethalityConfig:
     bc_floor: bool = field(True, "also run plain MLP BC on the same demos (the floor the baseline must not fall below)")
     eval_episodes: int = field(50, "evaluation episodes per cell, on layouts disjoint from the demos")
     episode_steps: int = field(300, "step cap per evaluation episode (the expert needs ~55; Meta-World's cap is 500)")
-    bc_steps: int = field(2000, "gradient steps for the BC policy")
-    world_model_steps: int = field(2000, "gradient steps for the world model")
-    reward_steps: int = field(1000, "gradient steps for the learned reward model")
-    horizon: int = field(3, "planning horizon (steps)")
-    samples: int = field(32, "MPPI candidate futures per step")
-    noise_std: float = field(0.3, "MPPI action noise std")
-    temperature: float = field(0.02, "MPPI softmax temperature (reward units, or x score std if relative)")
-    relative_temperature: bool = field(False, "temperature relative to the spread of the candidates' scores")
-    iterations: int = field(1, "MPPI iterations per step (>1 refits the noise mean, CEM-style)")
-    discount: float = field(0.9, "discount over the planning horizon")
-    prior_lr: float = field(1e-2, "rho's own learning rate (the one recipe: nsca.priors.adaptive.RHO_LR)")
     calibration_steps: int = field(800, "self-observation steps that calibrate the innate laws (motor babbling)")
     grid: Literal["default", "decomposition", "curves"] = field("default", "which grid to run (see docs/lethality.md)")
     tasks: list[str] = field(["pick-place", "push", "drawer-open", "reach", "button-press-topdown"], "curves grid: tasks")
     demos_list: list[int] = field([5, 10, 25, 100], "curves grid: demo counts")
     curve_agents: list[str] = field(["bc", "none", "corrective_0.9"], "curves grid: conditions (names as in the decomposition)")
     sim_eval_episodes: int = field(10, "evaluation episodes for oracle cells (simulator model or true reward: ~100x slower per step)")
-    reward_ensemble: int = field(1, "reward models in the planner's ensemble (>1: score = mean - pessimism * std)")
-    pessimism: float = field(1.0, "std penalty of the reward ensemble")
     workers: int = field(2, "parallel worker processes")
     backend: Literal["local", "ray"] = field("local", "where cells run: local processes or a Ray cluster")
     address: str | None = field(None, "Ray cluster address (backend=ray)")
     out: str = field("runs/lethality", "output folder; a rerun with the same config resumes it")
+    agent: AgentConfig = dataclasses.field(default_factory=AgentConfig, metadata={
+        "help": "the agent (prior, kind, model and reward are set by each condition)"})
 
     def validate(self) -> None:
-        for name in ("n_seeds", "demos", "eval_episodes", "episode_steps", "horizon", "samples", "reward_ensemble",
-                     "iterations", "sim_eval_episodes", "calibration_steps"):
+        for name in ("n_seeds", "demos", "eval_episodes", "episode_steps", "sim_eval_episodes", "calibration_steps"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        for name in ("bc_steps", "world_model_steps", "reward_steps"):
-            if getattr(self, name) < 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
         if self.workers < 1:
             raise UsageError(f"--workers must be at least 1, got {self.workers}")
-        if self.pessimism < 0:
-            raise UsageError("--pessimism must be >= 0")
-        if self.noise_std < 0:
-            raise UsageError("--noise-std must be >= 0")
-        if self.prior_lr <= 0:
-            raise UsageError("--prior-lr must be > 0")
         if any(d < 1 for d in self.demos_list):
             raise UsageError(f"--demos-list needs counts of at least 1, got {self.demos_list}")
         if self.grid == "curves":
@@ -105,8 +85,6 @@ class LethalityConfig:
                 raise UsageError("--grid curves needs --tasks and --curve-agents")
             for name in self.curve_agents:
                 parse_condition(name)
-        if self.temperature <= 0:
-            raise UsageError("--temperature must be > 0")
         if not self.priors:
             raise UsageError("--priors needs at least one value")
         seen = set()
@@ -159,22 +137,18 @@ def parse_condition(name: str) -> dict:
             parse_prior(base)
         except UsageError:
             raise UsageError(f"unknown agent or condition '{name}'; see docs/lethality.md for the names") from None
-    return {"kind": kind, "prior": base, "model": "learned", "reward": reward}
+    return {"kind": kind, "prior": parse_prior(base), "model": "learned", "reward": reward}
 
 
 def cell_config(cfg: LethalityConfig, condition: str, seed: int, task: str | None = None, demos: int | None = None) -> dict:
-    """Everything a cell's numbers depend on (and nothing else: workers, paths are excluded)."""
-    agent = parse_condition(condition)
-    oracle = agent["kind"] == "planner" and (agent["model"] == "sim" or agent["reward"] == "true")
+    """Everything a cell's numbers depend on (and nothing else: workers, paths are excluded):
+    the nested agent config with the condition's fields filled in, plus task, seed and budget."""
+    agent = dataclasses.replace(cfg.agent, **parse_condition(condition))
+    oracle = agent.kind == "planner" and (agent.model == "sim" or agent.reward == "true")
     return {
-        "task": task or cfg.task, "seed": seed, "demos": demos or cfg.demos, **agent,
+        "task": task or cfg.task, "seed": seed, "demos": demos or cfg.demos,
         "eval_episodes": cfg.sim_eval_episodes if oracle else cfg.eval_episodes, "episode_steps": cfg.episode_steps,
-        "bc_steps": cfg.bc_steps, "world_model_steps": cfg.world_model_steps, "reward_steps": cfg.reward_steps,
-        "planner": {"horizon": cfg.horizon, "samples": cfg.samples, "noise_std": cfg.noise_std,
-                    "temperature": cfg.temperature, "relative_temperature": cfg.relative_temperature,
-                    "iterations": cfg.iterations, "discount": cfg.discount},
-        "prior_lr": cfg.prior_lr, "calibration_steps": cfg.calibration_steps,
-        **({"reward_ensemble": cfg.reward_ensemble, "pessimism": cfg.pessimism} if cfg.reward_ensemble > 1 else {}),
+        "calibration_steps": cfg.calibration_steps, "agent": dataclasses.asdict(agent),
     }
 
 
@@ -194,8 +168,7 @@ def calibrated_constants(task: str, steps: int):
 def run_cell(c: dict, cell_dir: Path) -> dict:
     """One (condition, seed): demos -> calibrate -> fit agent -> evaluate. Pure given its config."""
     from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout
-    from nsca.learning.agent import AgentConfig, Oracle, Phase0Agent
-    from nsca.learning.planner import PlannerConfig
+    from nsca.learning.agent import Oracle, Phase0Agent
     from nsca.utils.seeding import seed_everything
 
     seed_everything(c["seed"])
@@ -203,15 +176,8 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     t0 = time.time()
     demos = load_or_collect_demos(c["task"], c["seed"], c["demos"], env=env)
     constants = calibrated_constants(c["task"], c["calibration_steps"])
-    prior = parse_prior(c["prior"]) if c["prior"] not in (None, "none") else None
-    planner = c["kind"] == "planner"
-    agent_cfg = AgentConfig(
-        prior=prior, kind=c["kind"], model=c["model"], reward=c["reward"], bc_steps=c["bc_steps"],
-        world_model_steps=c["world_model_steps"], prior_lr=c["prior_lr"], reward_steps=c["reward_steps"],
-        reward_ensemble=c.get("reward_ensemble", 1) if planner else 1, pessimism=c.get("pessimism", 1.0),
-        planner=PlannerConfig(**c["planner"]),
-    )
-    needs_oracle = planner and (c["model"] == "sim" or c["reward"] == "true")
+    agent_cfg = from_dict(AgentConfig, c["agent"])
+    needs_oracle = agent_cfg.kind == "planner" and (agent_cfg.model == "sim" or agent_cfg.reward == "true")
     agent = Phase0Agent(agent_cfg, seed=c["seed"], constants=constants, oracle=Oracle(env) if needs_oracle else None)
     init_weight = agent.world_model.prior_weight.item()
     train = agent.fit(demos)

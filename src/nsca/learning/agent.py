@@ -16,12 +16,16 @@ any difference in success is caused by the world model. Kinds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
+from nsca.config import field
 from nsca.envs.metaworld import Episode, goal
+from nsca.errors import UsageError
 from nsca.learning.bc import BCPolicy, Normalizer, train_regressor
 from nsca.learning.planner import PlannerConfig, mppi_action
 from nsca.priors.adaptive import RHO_LR, AdaptivePhysicsPrior, mlp, parameter_groups
@@ -31,27 +35,52 @@ from nsca.priors.state import GRIPPER, HAND_POS, HAND_VEL, HAND_VEL_PREV, OBJ_PO
 KINDS = ("bc", "planner", "corrective")
 MODELS = ("learned", "sim")
 REWARDS = ("learned", "true")
+OBJECTIVES = ("reward", "progress")
 
 
 @dataclass(frozen=True)
 class AgentConfig:
-    prior: float | None = 0.9
-    kind: str = "planner"
-    model: str = "learned"
-    reward: str = "learned"
-    hidden: int = 256
-    lr: float = 1e-3
-    bc_steps: int = 2000
-    bc_input_noise: float = 0.05
-    world_model_steps: int = 2000
-    reward_steps: int = 1000
-    prior_lr: float = RHO_LR     # rho's own step size: the project's one recipe (nsca.priors.adaptive)
-    corrections: int = 4         # corrective agent: perturbed copies per demo state
-    correction_noise_m: float = 0.01
-    objective: str = "reward"   # what the reward model fits: "reward" (demo rewards) or "progress" (t/T)
-    reward_ensemble: int = 1    # >1: that many reward models; the planner scores mean - pessimism * std
-    pessimism: float = 1.0
-    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    """What one phase-0 agent is and how it learns. In the lethality grids `prior`, `kind`,
+    `model` and `reward` are set by each condition; every other field is shared by all cells."""
+
+    prior: float | None = field(0.9, "prior weight (softplus) of the world model; None = no prior term")
+    kind: Literal["bc", "planner", "corrective"] = field("planner", "bc, MPPI planner around BC, or corrective BC")
+    model: Literal["learned", "sim"] = field("learned", "planner's model: the learned world model or the simulator")
+    reward: Literal["learned", "true"] = field("learned", "planner's value: learned reward model or Meta-World's reward")
+    hidden: int = field(256, "hidden width of the policy, reward model and world-model residual")
+    lr: float = field(1e-3, "learning rate of the networks")
+    bc_steps: int = field(2000, "gradient steps for the BC policy")
+    bc_input_noise: float = field(0.05, "input noise (in normalised units) while fitting BC and the reward model")
+    world_model_steps: int = field(2000, "gradient steps for the world model")
+    reward_steps: int = field(1000, "gradient steps for the learned reward model")
+    prior_lr: float = field(RHO_LR, "rho's own learning rate (the project's one recipe: nsca.priors.adaptive.RHO_LR)")
+    corrections: int = field(4, "corrective agent: perturbed copies per demo state")
+    correction_noise_m: float = field(0.01, "corrective agent: std of the hand perturbation (m)")
+    objective: Literal["reward", "progress"] = field("reward", "what the reward model fits: demo reward or t/T")
+    reward_ensemble: int = field(1, "reward models in the planner's ensemble (>1: score = mean - pessimism x std)")
+    pessimism: float = field(1.0, "std penalty of the reward ensemble")
+    planner: PlannerConfig = dataclasses.field(default_factory=PlannerConfig, metadata={"help": "MPPI settings"})
+
+    def validate(self) -> None:
+        for name, value, allowed in (("kind", self.kind, KINDS), ("model", self.model, MODELS),
+                                     ("reward", self.reward, REWARDS), ("objective", self.objective, OBJECTIVES)):
+            if value not in allowed:
+                raise UsageError(f"agent {name} must be one of {', '.join(allowed)}, got {value!r}")
+        for name in ("bc_steps", "world_model_steps", "reward_steps", "corrections"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--agent.{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        for name in ("hidden", "reward_ensemble"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--agent.{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "prior_lr"):
+            if not getattr(self, name) > 0:
+                raise UsageError(f"--agent.{name.replace('_', '-')} must be > 0")
+        for name in ("pessimism", "bc_input_noise", "correction_noise_m"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--agent.{name.replace('_', '-')} must be >= 0")
+        if self.prior is not None and not self.prior > 0:
+            raise UsageError(f"agent prior must be a positive weight or None, got {self.prior}")
+        self.planner.validate()
 
 
 class RewardModel(torch.nn.Module):
@@ -108,9 +137,7 @@ def demo_arrays(demos: list[Episode], dt_s: float) -> dict[str, torch.Tensor]:
 
 class Phase0Agent:
     def __init__(self, cfg: AgentConfig, seed: int, constants: PhysicsConstants = PhysicsConstants(), oracle=None) -> None:
-        for name, value, allowed in (("kind", cfg.kind, KINDS), ("model", cfg.model, MODELS), ("reward", cfg.reward, REWARDS)):
-            if value not in allowed:
-                raise ValueError(f"agent {name} must be one of {', '.join(allowed)}, got {value!r}")
+        cfg.validate()
         if cfg.kind == "planner" and (cfg.model == "sim" or cfg.reward == "true") and oracle is None:
             raise ValueError("model=sim or reward=true needs the simulator (oracle=...)")
         self.cfg = cfg
@@ -120,11 +147,11 @@ class Phase0Agent:
         torch.manual_seed(seed)
         obs_dim = FEATURE_DIM
         self.policy = BCPolicy(obs_dim, hidden=cfg.hidden)
-        self.progress = RewardModel(obs_dim, cfg.hidden)
+        self.reward_model = RewardModel(obs_dim, cfg.hidden)
         self.world_model = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=constants)
         # Created last so that the default (one reward model) draws the same initial weights.
         self.extra_reward_models = [RewardModel(obs_dim, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
-        self.value: torch.nn.Module = self.progress
+        self.value: torch.nn.Module = self.reward_model
         self._noise = torch.Generator().manual_seed(seed)
 
     @property
@@ -140,15 +167,13 @@ class Phase0Agent:
         gen_reward = torch.Generator().manual_seed(self.seed * 7_919 + 101)
         gen_wm = torch.Generator().manual_seed(self.seed * 7_919 + 202)
         self.policy.norm.fit(x)
-        self.progress.norm.fit(x)
+        self.reward_model.norm.fit(x)
         self.world_model.set_normalization(d["state"], d["next_state"])
-        if self.cfg.objective not in ("reward", "progress"):
-            raise ValueError(f"objective must be reward or progress, got {self.cfg.objective!r}")
         planner = self.cfg.kind == "planner"
         # BC is bit-identical across every condition; the corrective agent re-fits it on its augmented data.
         bc = train_regressor(self.policy, x, d["action"], self.cfg.bc_steps, self.cfg.lr,
                              input_noise=self.cfg.bc_input_noise, generator=gen)
-        pr = train_regressor(self.progress, x, d[self.cfg.objective][:, None],
+        pr = train_regressor(self.reward_model, x, d[self.cfg.objective][:, None],
                              self.cfg.reward_steps if planner and self.cfg.reward == "learned" else 0,
                              self.cfg.lr, input_noise=self.cfg.bc_input_noise, generator=gen_reward)
         wm = self._fit_world_model(d, gen_wm) if self.uses_world_model else []
@@ -161,7 +186,7 @@ class Phase0Agent:
                             input_noise=self.cfg.bc_input_noise,
                             generator=torch.Generator().manual_seed(self.seed * 7919 + k + 1))
         if self.extra_reward_models:
-            self.value = PessimisticScore([self.progress, *self.extra_reward_models], self.cfg.pessimism)
+            self.value = PessimisticScore([self.reward_model, *self.extra_reward_models], self.cfg.pessimism)
         for m in (self.policy, self.value, self.world_model):
             m.eval()
         return {

@@ -17,16 +17,30 @@ from dataclasses import dataclass
 
 import torch
 
+from nsca.config import field
+from nsca.errors import UsageError
+
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    horizon: int = 3
-    samples: int = 32
-    noise_std: float = 0.3
-    temperature: float = 0.02   # softmax temperature: absolute (reward units) or x score std
-    relative_temperature: bool = False
-    discount: float = 0.9
-    iterations: int = 1
+    horizon: int = field(3, "planning horizon (steps)")
+    samples: int = field(32, "candidate futures per step (sample 0 is the noise-free BC rollout)")
+    noise_std: float = field(0.3, "action noise std around the BC policy")
+    temperature: float = field(0.02, "softmax temperature: reward units, or x the candidates' score std if relative")
+    relative_temperature: bool = field(False, "temperature relative to the spread of the candidates' scores")
+    discount: float = field(0.9, "discount over the planning horizon")
+    iterations: int = field(1, "refits of the noise mean per step (>1: CEM-style refinement)")
+
+    def validate(self) -> None:
+        for name in ("horizon", "samples", "iterations"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--agent.planner.{name} must be at least 1, got {getattr(self, name)}")
+        if self.noise_std < 0:
+            raise UsageError("--agent.planner.noise-std must be >= 0")
+        if self.temperature <= 0:
+            raise UsageError("--agent.planner.temperature must be > 0")
+        if not 0 < self.discount <= 1:
+            raise UsageError("--agent.planner.discount must be in (0, 1]")
 
 
 @torch.no_grad()
