@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from nsca.priors.state import STATE_DIM
 import json
 import os
 import signal
@@ -12,13 +11,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from nsca.babbling.labels import PRIMITIVES
 from nsca.babbling.run import BabbleConfig, run_babble
 from nsca.cli import main
 from nsca.config import from_dict
 from nsca.errors import UsageError
+from nsca.priors.state import STATE_DIM
 
 TINY = dict(steps=40, n_objects=5, shard_size=10, n_steps=48, record_every=6, probe=False,
             progress=False, workers=1, window=4)
@@ -52,7 +54,13 @@ def test_run_writes_a_self_describing_dataset(tmp_path):
     assert prov["seed"] == 0 and "mujoco" in prov["packages"] and prov["git_commit"]
     stats = json.loads((out / "stats.json").read_text())
     assert len(stats["state"]["mean"]) == STATE_DIM and all(s >= 0 for s in stats["state"]["std"])
-    assert 0.0 <= summary["affordance_coverage"] <= 1.0
+    # Coverage is the share of (object, primitive) cells with a meaningful outcome: recount it
+    # from the rows written (one row per interaction is enough: frame 0).
+    first = [t.filter(pc.equal(t.column("frame_index"), 0)) for t in tables]
+    cells = {(int(o), int(p)) for t in first for o, p, m in zip(t.column("object_id").to_pylist(),
+                                                              t.column("primitive").to_pylist(),
+                                                              t.column("meaningful").to_pylist()) if m}
+    assert cells and summary["affordance_coverage"] == len(cells) / (TINY["n_objects"] * len(PRIMITIVES))
     assert sum(summary["outcome_histogram"].values()) == 40
     assert summary["grounding_probe"]["n_heldout_objects"] == 4
     assert summary["speed"]["ctrl_steps_per_s"] > 0 and summary["speed"]["raw_mj_step_per_s_one_core"] > 0
