@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-OUTCOMES = ("lifted", "held", "bounced", "fell", "toppled", "rolled", "slid", "impact", "touched", "missed")
+from nsca.babbling.labels import OUTCOMES
+
 MEANINGFUL = frozenset(OUTCOMES) - {"touched", "missed"}
 MEANINGFUL_MASK = np.array([o in MEANINGFUL for o in OUTCOMES])
 COVERAGE_GATE = 0.8

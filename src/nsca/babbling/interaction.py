@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from nsca.babbling import audio as A
-from nsca.babbling.coverage import OUTCOMES, label_outcome
-from nsca.babbling.primitives import HELD_TOUCH_N, PRIMITIVES, competence, controller
-from nsca.babbling.spawn import SPAWN_MODES, spawn
+from nsca.babbling.coverage import label_outcome
+from nsca.babbling.labels import OUTCOMES
+from nsca.babbling.primitives import HELD_TOUCH_N, competence, controller
+from nsca.babbling.spawn import spawn
 from nsca.envs.objects import ObjectSpec
 from nsca.envs.playground import Playground
 from nsca.priors import state as S

@@ -22,13 +22,13 @@ explorer's learning progress is computed from it.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
+from nsca.babbling.labels import PRIMITIVES
 from nsca.envs.playground import HAND_Z_MIN_M, PAD_HALF_M, Playground
 
-PRIMITIVES = ("reach", "grasp", "lift", "shake", "drop", "strike", "push")
 N_PARAMS = 3
 # Spawn modes each primitive can start from (a strike needs the object on the table, ...).
 COMPATIBLE_SPAWNS = {

@@ -24,6 +24,7 @@ import numpy as np
 
 from nsca.config import field
 from nsca.errors import UsageError
+from nsca.priors.state import OBJ_VEL
 from nsca.runner import Cell, run_grid
 
 CONDITIONS = ("no-ewc", "ewc")
@@ -54,11 +55,17 @@ class ForgettingConfig:
             raise UsageError("steps_b and ewc_lambda must be >= 0 and lr > 0")
 
 
+# The BC input's part of the object-centric state: hand position and velocity, gripper, object
+# position and velocity (the first 13 floats of nsca.priors.state); this policy needs no more,
+# and keeping it fixed keeps the check's numbers comparable across state extensions.
+BC_STATE = slice(0, OBJ_VEL.stop)
+
+
 def policy_inputs(obs: np.ndarray, task_index: int) -> np.ndarray:
-    """BC input: object-centric state (13), goal (3), task one-hot (2)."""
+    """BC input: the BC_STATE fields (13), goal (3), task one-hot (2)."""
     from nsca.envs.metaworld import goal, object_state
 
-    s = object_state(obs)[..., :13]  # the original 13-float state: this BC needs no more
+    s = object_state(obs)[..., BC_STATE]
     onehot = np.zeros(s.shape[:-1] + (2,), np.float32)
     onehot[..., task_index] = 1.0
     return np.concatenate([s, goal(obs), onehot], -1)
@@ -234,7 +241,10 @@ def report_lines(results: dict) -> list[str]:
              f"EWC lambda={c['ewc_lambda']:g}, phase-B optimiser {c['optimizer_b']}"]
     for cond in CONDITIONS:
         g = f[cond]
-        fmt = lambda k: f"{g[k]['mean']:.2f} [{g[k]['ci95_low']:.2f}, {g[k]['ci95_high']:.2f}]"  # noqa: E731
+
+        def fmt(k: str, g: dict = g) -> str:
+            return f"{g[k]['mean']:.2f} [{g[k]['ci95_low']:.2f}, {g[k]['ci95_high']:.2f}]"
+
         lines.append(f"  {cond:6s}: A-before {fmt('a_before')}  B-after {fmt('b_after')}  A-after {fmt('a_after')}  "
                      f"forgetting {fmt('forgetting')}  (BC loss on A demos after B {g['bc_loss_a_after']['mean']:.4f})")
     gain = f["a_after_gain"]

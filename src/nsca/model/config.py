@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from nsca.babbling.labels import OUTCOMES, PRIMITIVES
 from nsca.config import field
 from nsca.errors import UsageError
 
 MODALITIES = ("vision", "audio", "proprio", "state")
-PRIMITIVES = ("reach", "grasp", "lift", "shake", "drop", "strike", "push")
 Preset = Literal["debug", "default", "large"]
 
 
@@ -28,7 +28,7 @@ class ModelConfig:
     dynamics_depth: int = field(2, "hidden layers of the latent dynamics MLP")
     prior_hidden: int = field(256, "hidden width of the AdaptivePhysicsPrior residual")
     prior_context_dim: int = field(64, "size of the latent summary that conditions the physics head")
-    n_outcomes: int = field(10, "affordance outcome classes")
+    n_outcomes: int = field(len(OUTCOMES), "affordance outcome classes")
     n_materials: int = field(9, "material classes (the babbling catalogue has 9)")
     n_primitives: int = field(len(PRIMITIVES), "affordance primitives the policy chooses from")
     action_dim: int = field(4, "low-level action (hand dx, dy, dz, gripper effort)")

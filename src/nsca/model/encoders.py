@@ -5,7 +5,8 @@
 - audio: 16 kHz waveform -> log-mel spectrogram (computed here in torch, no torchaudio)
   -> a strided 2-D conv tower -> global average pool -> projection. Impact sounds are short,
   so a pooled spectrogram keeps what hardness needs (modal frequencies and decay).
-- proprio / state: small MLPs over the hand's proprioception and the 13-float object state.
+- proprio / state: small MLPs over the hand's proprioception and the object-centric state
+  (nsca.priors.state, STATE_DIM floats).
 """
 
 from __future__ import annotations

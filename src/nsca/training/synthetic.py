@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from nsca.babbling.labels import OUTCOMES, PRIMITIVES
 from nsca.priors.innate import PhysicsConstants, prior_delta
-from nsca.priors.state import DYNAMIC, STATE_DIM
+from nsca.priors.state import DYNAMIC, HAND_POS, HAND_VEL, OBJ_POS, OBJ_VEL, STATE_DIM
 
-N_MATERIALS = 8
-N_OUTCOMES = 10
-N_PRIMITIVES = 7
+N_MATERIALS = 8  # synthetic materials (its own, not the playground catalogue)
+N_OUTCOMES = len(OUTCOMES)
+N_PRIMITIVES = len(PRIMITIVES)
 AUDIO_SAMPLES = 4000  # 0.25 s at 16 kHz
 _MATERIAL_HZ = np.linspace(300.0, 3800.0, N_MATERIALS)
 _MATERIAL_RGB = np.random.default_rng(1234).uniform(0.3, 1.0, size=(N_MATERIALS, 3))
@@ -85,8 +86,8 @@ class SyntheticInteractions(torch.utils.data.Dataset):
         dt = 0.05
         for t in range(self.frame_stack):
             back = (self.frame_stack - 1 - t) * dt
-            _blob(frames[t], *_to_pixels(state[0:3] - back * state[3:6]), np.array([0.5, 0.5, 0.5]), 3.0)
-            _blob(frames[t], *_to_pixels(state[7:10] - back * state[10:13]), _MATERIAL_RGB[material], 2.5)
+            _blob(frames[t], *_to_pixels(state[HAND_POS] - back * state[HAND_VEL]), np.array([0.5, 0.5, 0.5]), 3.0)
+            _blob(frames[t], *_to_pixels(state[OBJ_POS] - back * state[OBJ_VEL]), _MATERIAL_RGB[material], 2.5)
         return torch.from_numpy(np.clip(frames, 0.0, 1.0))
 
     def _audio(self, rng: np.random.Generator, material: int, hardness: float) -> torch.Tensor:
