@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from nsca.learning.bc import BCPolicy
-from nsca.learning.ewc import EWC, fisher_diagonal
+from nsca.learning.ewc import EWC, empirical_fisher, fisher_diagonal
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +52,24 @@ def test_fisher_matches_per_sample_jacobians_computed_by_hand():
                 expected[n] += p.grad.pow(2) / (x.shape[0] * 2)
     for n in expected:
         torch.testing.assert_close(fisher[n], expected[n], rtol=1e-4, atol=1e-7)
+
+
+def test_empirical_fisher_is_the_mean_squared_per_sample_loss_gradient():
+    net = _net(2)
+    x, y = torch.randn(6, 3), torch.randn(6, 2)
+
+    def loss(i: int) -> torch.Tensor:
+        return (net(x[i : i + 1]) - y[i : i + 1]).pow(2).sum()
+
+    fisher = empirical_fisher(net, loss, range(6))
+    # By hand: the mean of squared per-sample gradients, not the square of the mean gradient.
+    grads = [torch.autograd.grad(loss(i), list(net.parameters())) for i in range(6)]
+    for k, (n, _) in enumerate(net.named_parameters()):
+        expected = torch.stack([g[k].pow(2) for g in grads]).mean(0)
+        torch.testing.assert_close(fisher[n], expected)
+        assert not torch.allclose(fisher[n], torch.stack([g[k] for g in grads]).mean(0).pow(2))
+    ewc = EWC.from_fisher(net, fisher, lam=2.0)
+    assert ewc.penalty(net).item() == 0.0 and set(ewc.anchor) == set(fisher)
 
 
 def test_fisher_does_not_vanish_when_the_fit_is_perfect():

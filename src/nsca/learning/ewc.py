@@ -14,9 +14,17 @@ increase of the old task's mean squared error; larger lambda weights the old tas
 
 Online EWC (Schwarz et al. 2018): `consolidate` again after each task; the old Fisher decays by
 `gamma` and the anchor moves to the new weights.
+
+`empirical_fisher` is the second estimate, for models whose per-sample output Jacobians do not
+fit in memory (`nsca train --ewc-from`: a 16M-parameter, dict-input world model): the mean over
+samples of squared per-sample gradients of the training loss. Per-sample, not the square of a
+minibatch mean, so it does not vanish at convergence either.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,6 +51,24 @@ def fisher_diagonal(model: nn.Module, inputs: torch.Tensor, chunk: int = 512) ->
     return {n: f / inputs.shape[0] for n, f in fisher.items()}
 
 
+def empirical_fisher(model: nn.Module, loss: Callable[[Any], torch.Tensor], samples: Iterable[Any]) -> dict[str, torch.Tensor]:
+    """Empirical diagonal Fisher: the mean over `samples` of the squared gradient of `loss(sample)`."""
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+    count = 0
+    for sample in samples:
+        model.zero_grad(set_to_none=True)
+        loss(sample).backward()
+        for n, p in params.items():
+            if p.grad is not None:
+                fisher[n] += p.grad.detach().pow(2)
+        count += 1
+    model.zero_grad(set_to_none=True)
+    if count == 0:
+        raise ValueError("empirical_fisher needs at least one sample")
+    return {n: f / count for n, f in fisher.items()}
+
+
 class EWC:
     """Holds the anchor weights and Fisher; `penalty(model)` is added to the new task's loss."""
 
@@ -53,6 +79,14 @@ class EWC:
         self.gamma = gamma
         self.anchor: dict[str, torch.Tensor] = {}
         self.fisher: dict[str, torch.Tensor] = {}
+
+    @classmethod
+    def from_fisher(cls, model: nn.Module, fisher: dict[str, torch.Tensor], lam: float = 1.0) -> EWC:
+        """Anchor at `model`'s current weights with a Fisher measured elsewhere (e.g. empirical_fisher)."""
+        ewc = cls(lam)
+        ewc.fisher = fisher
+        ewc.anchor = {n: p.detach().clone() for n, p in model.named_parameters() if n in fisher}
+        return ewc
 
     def consolidate(self, model: nn.Module, inputs: torch.Tensor) -> None:
         """Anchor at the current weights; add this task's Fisher (online: old Fisher x gamma)."""

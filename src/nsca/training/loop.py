@@ -93,16 +93,47 @@ class CuriosityWeights:
             self.tracker.record(int(s), float(err[prim == s].mean()))
 
 
+EWC_FISHER_SAMPLES = 128
+
+
 def _ewc_penalty(cfg: TrainConfig, model: NSCAModel, fresh: bool, device: torch.device) -> Any:
-    """With ewc_from, start from that run's weights; the penalty (weighted by ewc_lambda, which
-    may be 0 for the plain fine-tuning control) is logged as train/ewc either way."""
+    """With ewc_from, continue an earlier run on new data without forgetting it.
+
+    `ewc_from` names an earlier run folder (or its checkpoint). A fresh run starts from that
+    run's weights; the anchor is those weights and the Fisher (nsca.learning.ewc.empirical_fisher)
+    is measured on EWC_FISHER_SAMPLES items of the earlier run's own training data, reopened from
+    its saved config. The penalty (weighted by ewc_lambda, which may be 0 for the plain
+    fine-tuning control) is logged as train/ewc either way.
+    """
     if not cfg.ewc_from:
         return None
-    if importlib.util.find_spec("nsca.learning.ewc") is None:
-        raise UsageError("ewc_from needs nsca.learning.ewc, which this checkout does not have yet")
-    from nsca.training.continual import make_ewc
+    from nsca.config import from_dict
+    from nsca.learning.ewc import EWC, empirical_fisher
 
-    return make_ewc(cfg, model, fresh, device)
+    ckpt = Path(cfg.ewc_from)
+    ckpt = ckpt / "checkpoints" / "last.pt" if ckpt.is_dir() else ckpt
+    old_run = ckpt.parent.parent
+    if not (old_run / "config.json").is_file():
+        raise UsageError(f"ewc_from={cfg.ewc_from}: no run folder with config.json found there")
+    old_cfg = from_dict(TrainConfig, json.loads((old_run / "config.json").read_text())["train"])
+    ck = load_checkpoint(ckpt)
+    try:
+        if fresh:
+            model.load_state_dict(ck["model"])
+        probe = type(model)(model.cfg, model.world_model.physics.constants).to(device)
+        probe.load_state_dict(ck["model"])
+    except RuntimeError as exc:
+        raise UsageError(f"ewc_from={cfg.ewc_from} holds a different model ({str(exc).splitlines()[0]})") from None
+    old = D.open_source(old_cfg)
+    train_idx, _ = D.split_indices(len(old), old_cfg, D.dataset_facts(old)["groups"])
+    pick = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(cfg.seed))[:EWC_FISHER_SAMPLES]
+    weights = old_cfg.loss_weights()
+
+    def loss(item: dict) -> torch.Tensor:
+        return probe.losses(_to(D.collate([item]), device), weights)["total"]
+
+    fisher = empirical_fisher(probe, loss, (old[train_idx[i]] for i in pick.tolist()))
+    return EWC.from_fisher(probe, fisher, lam=1.0)  # the trainer multiplies by ewc_lambda itself
 
 
 def _trim_metrics(path: Path, step: int) -> None:
