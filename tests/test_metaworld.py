@@ -9,7 +9,7 @@ from nsca.priors.state import STATE_DIM
 
 
 def test_v2_names_map_to_v3_and_say_so_once(capsys, monkeypatch):
-    monkeypatch.delenv("NSCA_TASK_NOTES_SHOWN", raising=False)
+    monkeypatch.setattr(mw, "_NOTED_TASKS", set())
     assert mw.resolve_task("pick-place-v2") == "pick-place-v3"
     assert mw.resolve_task("pick-place-v2") == "pick-place-v3"
     assert mw.resolve_task("pick-place-v3") == "pick-place-v3"

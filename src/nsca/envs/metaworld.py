@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import io
+import multiprocessing
 import os
 import sys
 import warnings
@@ -26,6 +27,7 @@ from nsca.priors.state import STATE_DIM
 
 DEMO_SEED_STRIDE = 1_000          # demo layout i of run seed s: s * 1000 + i
 EVAL_SEED_BASE = 10_000_000       # evaluation layout i: 10_000_000 + i (shared by all conditions)
+_NOTED_TASKS: set[str] = set()    # v2 task names whose v3 mapping this process has explained
 
 
 @lru_cache(maxsize=1)
@@ -51,11 +53,12 @@ def resolve_task(name: str) -> str:
     base = name[:-3] if name.endswith(("-v1", "-v2", "-v3")) else name
     candidate = f"{base}-v3"
     if candidate in names:
-        shown = os.environ.get("NSCA_TASK_NOTES_SHOWN", "").split(",")
-        if name not in shown:
-            # Worker processes inherit the variable, so a grid says it once, not once per worker.
-            os.environ["NSCA_TASK_NOTES_SHOWN"] = ",".join([*shown, name]).strip(",")
-            print(f"note: task '{name}' maps to '{candidate}' (installed metaworld {metaworld_version()} has v3 tasks only)", file=sys.stderr)
+        # Said once per process, and only by the main one: grids resolve their task names before
+        # they start worker processes, whose cells would only repeat the note.
+        if name not in _NOTED_TASKS and multiprocessing.parent_process() is None:
+            print(f"note: task '{name}' maps to '{candidate}' (installed metaworld {metaworld_version()} has v3 tasks only)",
+                  file=sys.stderr)
+        _NOTED_TASKS.add(name)
         return candidate
     close = difflib.get_close_matches(candidate, list(names), n=4, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; see {len(names)} tasks via `nsca lethality --list-tasks`"
