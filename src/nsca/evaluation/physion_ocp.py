@@ -30,9 +30,10 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -73,7 +74,8 @@ class PhysionEvalConfig:
     official_test: str | None = field(None, "official Physion test folder (PhysionTest-Core mp4s + readout_labels.csv, or HDF5)")
     official_test_layout: Literal["mp4", "hdf5"] = field("mp4", "layout of official_test")
     official_fps: int = field(30, "frame rate of the official files (their first 1.5 s are observed)")
-    observe_s: float | None = field(None, f"seconds of each clip the readout sees (default: {PS.OBSERVE_S} for generated scenes, 1.5 for official files)")
+    observe_s: float | None = field(
+        None, f"seconds of each clip the readout sees (default: {PS.OBSERVE_S} for generated scenes, 1.5 for official files)")
     seed: int = field(0, "seed of random init, cross-validation folds and bootstrap")
     threads: int = field(1, "torch threads for feature extraction")
 
@@ -238,39 +240,29 @@ def physics_rollout_features(inputs: dict[str, np.ndarray], dt_s: float = 0.01) 
     exactly what this reference measures."""
     from nsca.priors import state as S
     from nsca.priors.adaptive import AdaptivePhysicsPrior
-    from nsca.priors.innate import PhysicsConstants
 
     pos, vel, half, free = (torch.from_numpy(inputs[k]) for k in ("pos", "vel", "half", "free"))
     n = pos.shape[0]
-    has_half = hasattr(S, "OBJ_HALF")  # the layout with per-object resting heights
     state = torch.zeros(n, 2, S.STATE_DIM)
     state[..., S.HAND_POS] = torch.tensor([0.0, 0.0, 2.0])
     state[..., S.GRIPPER] = 1.0
-    obj_pos = pos.clone()
-    if has_half:
-        state[..., S.OBJ_HALF] = half[..., 2:3]
-    else:  # one resting height for every object: shift each so its resting height is rest_z
-        obj_pos[..., 2] = obj_pos[..., 2] - half[..., 2] + getattr(PhysicsConstants(), "rest_z_m")
-    if hasattr(S, "OBJ_FREE"):
-        state[..., S.OBJ_FREE] = free[..., None]
-    state[..., S.OBJ_POS] = obj_pos
+    state[..., S.OBJ_HALF] = half[..., 2:3]  # each object's own resting height
+    state[..., S.OBJ_FREE] = free[..., None]
+    state[..., S.OBJ_POS] = pos
     state[..., S.OBJ_VEL] = vel * free[..., None]  # a fixed zone does not move
     model = AdaptivePhysicsPrior(prior=1.0, constants=rollout_constants(dt_s))
     flat = state.reshape(2 * n, S.STATE_DIM)
     action = torch.zeros(2 * n, S.ACTION_DIM)
     steps = int(math.ceil(float(inputs["remaining_s"].max()) / dt_s))
-    offset = obj_pos - pos  # undo the resting-height shift when measuring gaps
 
     def gap(p: torch.Tensor) -> torch.Tensor:
-        p = p.reshape(n, 2, 3) - offset
+        p = p.reshape(n, 2, 3)
         return (torch.abs(p[:, 0] - p[:, 1]) - half[:, 0] - half[:, 1]).amax(-1)
 
     gaps = [gap(flat[:, S.OBJ_POS])]
     with torch.no_grad():
         for _ in range(steps):
             flat = model(flat, action)
-            if not has_half:
-                flat[:, S.OBJ_VEL] = flat[:, S.OBJ_VEL] * free.reshape(-1, 1)
             gaps.append(gap(flat[:, S.OBJ_POS]))
     g = torch.stack(gaps, 1)  # (N, steps + 1)
     t = torch.arange(g.shape[1]) * dt_s
