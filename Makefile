@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export MUJOCO_GL ?= egl
 
-.PHONY: install lethality test test-all sanity babble train verify clean
+.PHONY: install lint lethality test test-all sanity babble train verify clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,13 @@ install: $(VENV)/.installed
 lethality: install
 	$(PY) scripts/lethality_test.py --task pick-place-v2 --n-seeds 5 --demos 5
 
-test: install
+lint: install
+	$(VENV)/bin/ruff check src tests scripts benchmarks
+
+test: lint
 	$(PY) -m pytest -q
 
-test-all: install
+test-all: lint
 	$(PY) -m pytest -q -m ""
 
 sanity: install

@@ -18,7 +18,6 @@ The machine's load average is printed too: on a shared machine the figures are l
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 

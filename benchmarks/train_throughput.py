@@ -21,7 +21,8 @@ import time
 def measure(preset: str, modalities: list[str], batch_size: int, steps: int, warmup: int, threads: int, device: str) -> dict:
     import torch
 
-    from nsca.model import NSCAModel, preset as make_preset
+    from nsca.model import NSCAModel
+    from nsca.model import preset as make_preset
     from nsca.training.data import collate
     from nsca.training.synthetic import SyntheticInteractions
 

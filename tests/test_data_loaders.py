@@ -6,8 +6,6 @@ import io
 from pathlib import Path
 
 import numpy as np
-
-from nsca.priors.state import STATE_DIM
 import pytest
 import torch
 
@@ -16,6 +14,7 @@ from nsca.data.physion import PhysionOCP
 from nsca.data.sources import get_source
 from nsca.data.video import ClipDecodeError, VideoClipDataset, decode_clip
 from nsca.errors import UsageError
+from nsca.priors.state import STATE_DIM
 
 T = 4
 

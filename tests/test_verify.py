@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nsca.model.verify import REQUIRED, OPTIONAL, Report, verify_install
+from nsca.model.verify import OPTIONAL, REQUIRED, Report, verify_install
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,7 @@ class share of the held-out objects.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

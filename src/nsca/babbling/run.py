@@ -15,9 +15,10 @@ import math
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -240,7 +241,8 @@ def _check_egl() -> None:
         pg.render(64)
         pg.close()
     except Exception as exc:  # any GL failure: missing libEGL, no device, wrong MUJOCO_GL
-        raise UsageError(f"--render needs EGL rendering (MUJOCO_GL=egl) and it failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--render needs EGL rendering (MUJOCO_GL=egl) and it failed: {reason}") from None
 
 
 def raw_step_rate(seconds: float = 1.0, seed: int = 0) -> float:
@@ -274,7 +276,7 @@ def run_babble(cfg: BabbleConfig) -> dict:
     from nsca.babbling.coverage import OUTCOMES, CoverageTracker
     from nsca.babbling.explorer import LearningProgressExplorer
     from nsca.babbling.primitives import PRIMITIVES
-    from nsca.data.store import ShardWriter, compute_stats, default_babbling_dir, read_shard, column_to_numpy
+    from nsca.data.store import ShardWriter, column_to_numpy, compute_stats, default_babbling_dir, read_shard
     from nsca.envs.objects import make_catalogue
     from nsca.utils.io import atomic_write_json, ensure_writable_dir
     from nsca.utils.metrics import MetricsLogger

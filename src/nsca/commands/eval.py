@@ -7,8 +7,9 @@ the function that runs it and the one that formats its report. Adding a suite is
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 NAME = "eval"
 HELP = "phase 7: evaluation suites (physion, procgen)"

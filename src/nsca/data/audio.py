@@ -4,8 +4,9 @@ Layout read (the dataset's own, `vis-data/` after unpacking): per recording `<st
 (one hit per line: `time_s material action reaction`), the recording's audio `<stem>_denoised.wav`
 (else `<stem>_mic.wav`, else `<stem>.wav`), and its video `<stem>_denoised.mp4` (else
 `<stem>.mp4`; read only with frames=True). Audio is read with soundfile (only the window around
-each hit), mixed to mono and resampled to 16 kHz; frames come from the same time window. Splits are by recording (stable hash of the stem), so hits of one recording never land in
-both train and test.
+each hit), mixed to mono and resampled to 16 kHz; frames come from the same time window.
+Splits are by recording (stable hash of the stem), so hits of one recording never land in both
+train and test.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ class GreatestHitsDataset:
                     continue
                 self.hits.append(Hit(stem, audio, video, t, material, action, reaction))
         if self.missing_audio:
-            warnings.warn(f"{len(self.missing_audio)} recordings without audio skipped, first: {self.missing_audio[0]}")
+            warnings.warn(f"{len(self.missing_audio)} recordings without audio skipped, first: {self.missing_audio[0]}",
+                          stacklevel=2)
         self.labels = np.asarray([MATERIALS.index(h.material) for h in self.hits], dtype=np.int64)
 
     def __len__(self) -> int:

@@ -21,9 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from nsca.errors import UsageError
 from nsca.utils.io import atomic_write_json, ensure_writable_dir, read_json

@@ -214,7 +214,7 @@ class _PilFrame:
     def __init__(self, img: Any) -> None:
         self.img, self.width, self.height = img, img.width, img.height
 
-    def reformat(self, width: int, height: int, format: str) -> "_PilFrame":
+    def reformat(self, width: int, height: int, format: str) -> _PilFrame:
         return _PilFrame(self.img.resize((width, height), resample=3))
 
     def to_ndarray(self) -> np.ndarray:

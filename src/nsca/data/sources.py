@@ -17,7 +17,8 @@ Sources and what they carry:
 | ssv2          | yes    | -     | 174 template classes           | <split>/ HF dataset (save_to_disk) |
 | kinetics400   | yes    | -     | 400 action classes             | <split>/ HF dataset (save_to_disk) |
 | greatest-hits | opt.   | yes   | material (17 + "None")         | vis-data/*_times.txt + wavs (+ mp4s with frames=True) |
-| physion       | yes    | -     | OCP: 1 = agent contacts patient | test: <scenario>/mp4s-redyellow + readout_labels.csv; train: readout_training/**/*.hdf5 |
+| physion       | yes    | -     | OCP: 1 = agent contacts patient | test: <scenario>/mp4s-redyellow + readout_labels.csv; |
+|               |        |       |                                | train: readout_training/**/*.hdf5 |
 
 *babbling items are the store's transitions (state, action, next_state, frames (frame_stack, 3,
 64, 64) when rendered, audio when synthesised, and the interaction labels: material,

@@ -150,7 +150,7 @@ def decode_window(
     return np.stack([_to_square(frames[j], size) for j in sample_indices(len(frames), num_frames)])
 
 
-def to_model_frames(clip_uint8: np.ndarray) -> "Any":
+def to_model_frames(clip_uint8: np.ndarray) -> Any:
     """uint8 (T,H,W,3) -> float32 torch tensor (T,3,H,W) in [0,1]."""
     import torch
 

@@ -20,7 +20,7 @@ Meta-World and nsca.priors.state.ACTION_DIM.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import mujoco
 import numpy as np

@@ -19,7 +19,7 @@ class Normalizer(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
 
-    def fit(self, x: torch.Tensor) -> "Normalizer":
+    def fit(self, x: torch.Tensor) -> Normalizer:
         self.mean.copy_(x.mean(0))
         self.std.copy_(x.std(0).clamp_min(1e-2))
         return self

@@ -62,7 +62,7 @@ class NSCAModel(nn.Module):
     def prior_weight(self) -> torch.Tensor:
         return self.world_model.prior_weight
 
-    def param_counts(self) -> "OrderedDict[str, int]":
+    def param_counts(self) -> OrderedDict[str, int]:
         """Parameters per top-level module (encoders listed one by one) and the total."""
         counts: OrderedDict[str, int] = OrderedDict()
         for name, enc in self.encoders.items():

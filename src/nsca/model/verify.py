@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-
-from nsca.priors.state import STATE_DIM
 import pkgutil
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
+
+from nsca.priors.state import STATE_DIM
 
 REQUIRED, OPTIONAL = "required", "optional"
 _EGL_SNIPPET = """

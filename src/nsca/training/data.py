@@ -6,7 +6,8 @@ every epoch is known in advance and a resumed run continues at exactly the batch
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
