@@ -103,7 +103,7 @@ class BalloonWorld:
         return np.array([self.data.xpos[b].copy() for b in self._ball_ids])
 
     def step(self, action: np.ndarray) -> np.ndarray:
-        """Move the hand by the efference law and advance physics one control step; (n_balls, 13)."""
+        """Move the hand by the efference law and advance physics one control step; (n_balls, STATE_DIM)."""
         hand = torch.as_tensor(self.states(np.zeros((1, 3)))[0], dtype=torch.float64)
         nxt = (hand + efference(hand, torch.as_tensor(action, dtype=torch.float64), self.c)).numpy()
         self.hand_vel_prev = self.hand_vel
