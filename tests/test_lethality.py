@@ -86,6 +86,11 @@ def test_changed_config_in_same_out_is_refused(tmp_path, capsys):
     assert main(["lethality", *args]) == 0
     assert main(["lethality", *args, "--demos", "2"]) == 2
     assert "different config (differs in: demos)" in capsys.readouterr().err
+    # Adding a seed only extends the grid: the finished cell is reused, not redone.
+    stamp = (out / "none" / "0" / "metrics.json").stat().st_mtime_ns
+    assert main(["lethality", *args, "--n-seeds", "2"]) == 0
+    assert (out / "none" / "1" / "metrics.json").exists()
+    assert (out / "none" / "0" / "metrics.json").stat().st_mtime_ns == stamp
 
 
 def test_killed_run_resumes_without_redoing_finished_cells(tmp_path):

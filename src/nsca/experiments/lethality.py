@@ -48,6 +48,9 @@ VERDICTS = {
 }
 # Fields that do not change any cell's numbers; a rerun may change them freely.
 _RUNTIME_FIELDS = ("workers", "out", "backend", "address")
+# Fields that only choose which cells exist: a rerun that changes them extends (or narrows) the
+# grid and reuses every finished cell whose own config is unchanged (the runner checks each cell).
+_GRID_FIELDS = ("n_seeds", "priors", "bc_floor", "tasks", "demos_list", "curve_agents")
 
 
 @dataclass(frozen=True)
@@ -231,8 +234,9 @@ def _check_out(cfg: LethalityConfig, out: Path) -> None:
     saved = read_json(out / "config.json")
     if saved is None:
         return
-    mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _RUNTIME_FIELDS}
-    theirs = {k: v for k, v in saved.items() if k not in _RUNTIME_FIELDS}
+    skip = _RUNTIME_FIELDS + _GRID_FIELDS
+    mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in skip}
+    theirs = {k: v for k, v in saved.items() if k not in skip}
     diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
     if diff:
         raise UsageError(f"{out} holds a lethality run with a different config (differs in: {', '.join(diff)}); "
