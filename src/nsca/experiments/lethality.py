@@ -295,7 +295,7 @@ def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
         groups.setdefault(prefix, []).append(cond)
     pairs = []
     for prefix, conds in groups.items():
-        full = (lambda c: f"{prefix}/{c}") if prefix else (lambda c: c)  # noqa: E731
+        full = (lambda c, p=prefix: f"{p}/{c}") if prefix else (lambda c: c)  # noqa: E731
         wanted = [("prior_0.9", "prior_0.5"), ("prior_0.1", "prior_0.9"), ("none", "bc"),
                   ("sim+true", "bc"), ("sim+learned", "bc"), ("sim+true", "sim+learned"), ("none+true", "bc")]
         for c in conds:

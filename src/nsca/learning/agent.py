@@ -30,7 +30,7 @@ from nsca.learning.bc import BCPolicy, Normalizer, train_regressor
 from nsca.learning.planner import PlannerConfig, mppi_action
 from nsca.priors.adaptive import RHO_LR, AdaptivePhysicsPrior, mlp, parameter_groups
 from nsca.priors.innate import PhysicsConstants
-from nsca.priors.state import GRIPPER, HAND_POS, HAND_VEL, HAND_VEL_PREV, OBJ_POS, STATE_DIM, TARGET
+from nsca.priors.state import HAND_POS, OBJ_POS, STATE_DIM, TARGET
 
 KINDS = ("bc", "planner", "corrective")
 MODELS = ("learned", "sim")
@@ -132,7 +132,8 @@ def demo_arrays(demos: list[Episode], dt_s: float) -> dict[str, torch.Tensor]:
         progress.append(np.arange(1, ep.length + 1, dtype=np.float32) / ep.length)
         rewards.append(np.clip(ep.rewards / 10.0, 0.0, 1.0))
     cat = lambda xs: torch.as_tensor(np.concatenate(xs), dtype=torch.float32)  # noqa: E731
-    return {"state": cat(states), "next_state": cat(nexts), "action": cat(actions), "goal": cat(goals), "progress": cat(progress), "reward": cat(rewards)}
+    return {"state": cat(states), "next_state": cat(nexts), "action": cat(actions), "goal": cat(goals),
+            "progress": cat(progress), "reward": cat(rewards)}
 
 
 class Phase0Agent:

@@ -63,7 +63,7 @@ class PhysicsConstants:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PhysicsConstants":
+    def from_dict(cls, d: dict) -> PhysicsConstants:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
