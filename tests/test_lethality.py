@@ -163,8 +163,10 @@ def test_diagnostics_measure_off_demo_model_error_and_planner_departure():
     assert d["off_demo_transitions"] == 8
     c = d["conditions"]
     assert all(c[p]["hand_err_mm"] > 0 and c[p]["planner_minus_bc"] >= 0 for p in c)
-    # Barely trained, the 0.9 model is mostly the innate prior: far better than an untrained residual.
-    assert c["0.9"]["hand_err_mm"] < c["none"]["hand_err_mm"]
+    # Barely trained, the 0.9 model is mostly the calibrated innate laws: off the demos they must
+    # beat the trivial "constant velocity" predictor on the hand (an untrained residual does not).
+    assert c["0.9"]["hand_err_mm"] * 2 < d["const_velocity_hand_err_mm"]
+    assert c["none"]["hand_err_mm"] > d["const_velocity_hand_err_mm"]
 
 
 def test_pessimistic_score_penalises_disagreement():

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos
+from nsca.experiments.lethality import calibrated_constants
 from nsca.learning.agent import AgentConfig, Phase0Agent, features
 from nsca.learning.planner import PlannerConfig
-from nsca.priors.state import HAND_POS, OBJ_POS
+from nsca.priors.state import HAND_POS, HAND_VEL, OBJ_POS
 
 
 def off_demo_transitions(env: MetaWorldTask, agent: Phase0Agent, episodes: int, steps: int, noise: float, seed: int):
@@ -52,8 +53,6 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
     for p in priors:
         prior = None if p == "none" else float(p)
         budget = {} if train_steps is None else {k: train_steps for k in ("bc_steps", "world_model_steps", "reward_steps")}
-        from nsca.experiments.lethality import calibrated_constants
-
         agent = Phase0Agent(AgentConfig(prior=prior, planner=PlannerConfig(), **budget), seed=seed,
                             constants=calibrated_constants(task, 800))
         agent.fit(eps)
@@ -78,7 +77,12 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
             "planner_minus_bc": float((planned - bc[::4]).abs().mean()),
             "prior_weight": agent.world_model.prior_weight.item(),
         }
-    return {"task": task, "seed": seed, "demos": demos, "off_demo_transitions": len(rows or []), "conditions": out}
+    # Reference: "constant velocity" on the same transitions, the trivial predictor a prior must beat.
+    dt = calibrated_constants(task, 800).dt_s
+    const_vel = s[:, HAND_POS] + s[:, HAND_VEL] * dt
+    cv_err = float((const_vel - s_next[:, HAND_POS]).norm(dim=-1).mean() * 1000) if rows else None
+    return {"task": task, "seed": seed, "demos": demos, "off_demo_transitions": len(rows or []),
+            "const_velocity_hand_err_mm": cv_err, "conditions": out}
 
 
 def main() -> None:
