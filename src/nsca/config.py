@@ -21,7 +21,8 @@ T = TypeVar("T")
 
 
 def field(default: Any, help: str, **kw: Any) -> Any:
-    """A dataclass field with a help string (lists get a default_factory)."""
+    """A dataclass field with a help string (lists get a default_factory). `flags=("--a", "--b")`
+    replaces the flag made from the field's name (the first is the one --help shows first)."""
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata={"help": help, **kw})
     return dataclasses.field(default=default, metadata={"help": help, **kw})
@@ -51,7 +52,8 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise UsageError(f"{name} must be a list, got {value!r}")
         (inner, *_) = get_args(tp) or (Any,)
-        return [_coerce(f"{name}[{i}]", v, inner) for i, v in enumerate(value)]
+        items = [_coerce(f"{name}[{i}]", v, inner) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -133,8 +135,10 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
             continue
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        flag = "--" + prefix + f.name.replace("_", "-")
+        flags = ["--" + prefix + x.lstrip("-") for x in f.metadata.get("flags", ())] or ["--" + prefix + f.name.replace("_", "-")]
         kw: dict[str, Any] = {"dest": prefix + f.name, "default": None, "help": f"{help_text} (default: {default})"}
+        if "flags" in f.metadata:
+            kw["metavar"] = flags[0].rsplit(".", 1)[-1].lstrip("-").replace("-", "_").upper()
         origin = get_origin(tp)
         if origin in (Union, types.UnionType):
             tp = next(a for a in get_args(tp) if a is not type(None))
@@ -145,7 +149,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
             kw["nargs"] = "+"
         elif tp is bool:
             kw["action"] = argparse.BooleanOptionalAction
-        parser.add_argument(flag, **kw)
+        parser.add_argument(*flags, **kw)
 
 
 def _flag_values(cls: type, args: argparse.Namespace, prefix: str = "") -> dict:

@@ -20,20 +20,22 @@ variants in docs/sanity.md and change nothing by default:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nsca.config import field
 from nsca.errors import UsageError
-from nsca.runner import Cell, run_grid
+from nsca.experiments.protocol import RunConfig, SanityCheck, Verdict, out_field, seed_curves, seeds_field
 
 CONDITIONS = ("balloon", "control")
 
 
 @dataclass(frozen=True)
-class BalloonConfig:
+class BalloonConfig(RunConfig):
+    n_seeds: int = seeds_field(3)
+    out: str = out_field("runs/sanity/balloon")
     steps: int = field(1000, "world-model training steps (minibatches)")
     prior: float = field(0.9, "initial prior weight w")
     episodes: int = field(64, "episodes of random hand motion collected per seed and world")
@@ -50,6 +52,7 @@ class BalloonConfig:
     log_every: int = field(10, "steps between logged prior weights")
 
     def validate(self) -> None:
+        super().validate()
         for name in ("steps", "episodes", "episode_steps", "n_balls", "hidden", "batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name}={getattr(self, name)} must be at least 1")
@@ -124,76 +127,69 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
     }
 
 
-def run(cfg: BalloonConfig, seeds: int, out: str | Path, workers: int = 1) -> dict:
-    from nsca.experiments.sanity_common import finish_run, start_run
-    from nsca.stats import summarize
+class Balloon(SanityCheck):
+    name = "balloon"
+    help = "train the prior-0.9 world model in a world of rising objects: does its prior weight fall?"
+    config = BalloonConfig
+    conditions = CONDITIONS
 
-    out, t0 = start_run(out, cfg)
-    cells = [Cell(cond, s, {**asdict(cfg), "seed": s, "condition": cond}) for cond in CONDITIONS for s in range(seeds)]
-    records = run_grid("nsca.experiments.balloon:run_cell", cells, out, workers=workers, desc="balloon")
-    by = {cond: [r["metrics"] for r in records if r["condition"] == cond] for cond in CONDITIONS}
-    figures = {
-        cond: {
-            "prior_weight_final": summarize([m["prior_weight_final"] for m in by[cond]]),
-            "per_seed_final": [round(m["prior_weight_final"], 4) for m in by[cond]],
-            "final_loss": summarize([m["final_loss"] for m in by[cond]]),
-            "mean_obj_dvz_mps": float(np.mean([m["mean_obj_dvz_mps"] for m in by[cond]])),
+    def judge(self, cfg: BalloonConfig, by: dict[str, list[dict]], records: list[dict]) -> Verdict:
+        from nsca.stats import summarize
+
+        figures: dict = {
+            cond: {
+                "prior_weight_final": summarize([m["prior_weight_final"] for m in by[cond]]),
+                "per_seed_final": [round(m["prior_weight_final"], 4) for m in by[cond]],
+                "final_loss": summarize([m["final_loss"] for m in by[cond]]),
+                "mean_obj_dvz_mps": float(np.mean([m["mean_obj_dvz_mps"] for m in by[cond]])),
+            }
+            for cond in CONDITIONS
         }
-        for cond in CONDITIONS
-    }
-    moved = max(abs(m["prior_weight_final"] - m["prior_weight_start"]) for ms in by.values() for m in ms)
-    figures["max_weight_change"] = moved
-    passed = all(m["prior_weight_final"] < cfg.balloon_max for m in by["balloon"]) and all(
-        m["prior_weight_final"] > cfg.control_min for m in by["control"]
-    )
-    rule = (f"after {cfg.steps} steps from prior {cfg.prior}: every balloon seed's weight < {cfg.balloon_max} "
-            f"and every control seed's weight > {cfg.control_min}")
-    per_seed = [{"condition": r["condition"], "seed": r["seed"],
-                 **{k: v for k, v in r["metrics"].items() if k != "prior_weight_curve"}} for r in records]
-    results = finish_run(out, t0, "balloon", cfg, passed, rule, figures, per_seed)
-    _plot(out / "plot.png", by, cfg)
-    return results
+        figures["max_weight_change"] = max(abs(m["prior_weight_final"] - m["prior_weight_start"]) for ms in by.values() for m in ms)
+        passed = all(m["prior_weight_final"] < cfg.balloon_max for m in by["balloon"]) and all(
+            m["prior_weight_final"] > cfg.control_min for m in by["control"]
+        )
+        rule = (f"after {cfg.steps} steps from prior {cfg.prior}: every balloon seed's weight < {cfg.balloon_max} "
+                f"and every control seed's weight > {cfg.control_min}")
+        per_seed = [{"condition": r["condition"], "seed": r["seed"],
+                     **{k: v for k, v in r["metrics"].items() if k != "prior_weight_curve"}} for r in records]
+        return Verdict(passed, rule, figures, per_seed)
+
+    def plot(self, cfg: BalloonConfig, records: list[dict], results: dict):
+        import matplotlib.pyplot as plt
+
+        by = self.by_condition(records)
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        colors = {"balloon": "tab:red", "control": "tab:blue"}
+        labels = {"balloon": "balloon world (balls rise)", "control": "control (normal gravity)"}
+        for cond in CONDITIONS:
+            curves = np.array([m["prior_weight_curve"] for m in by[cond]])
+            steps = np.minimum(np.arange(curves.shape[1]) * cfg.log_every, cfg.steps)
+            seed_curves(ax, steps, curves, colors[cond], labels[cond])
+        ax.axhline(cfg.balloon_max, color="tab:red", ls="--", lw=0.8)
+        ax.axhline(cfg.control_min, color="tab:blue", ls="--", lw=0.8)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("prior_weight  w = softplus(rho)")
+        ax.set_ylim(0, 1.05)
+        ax.set_title("Balloon: does the innate-gravity prior weight fall?")
+        ax.legend(loc="lower left", fontsize=8)
+        return fig
+
+    def report_lines(self, results: dict) -> list[str]:
+        f = results["figures"]
+        c = results["config"]
+        rho_lr = "RHO_LR (the one recipe)" if c["rho_lr"] is None else f"{c['rho_lr']:g} (variant)"
+        lines = [f"Balloon: prior_weight after {c['steps']} steps from {c['prior']} "
+                 f"(rho lr {rho_lr}, residual lr {c['lr']:g}, prior_fit={c['prior_fit']})"]
+        for cond in CONDITIONS:
+            s = f[cond]["prior_weight_final"]
+            lines.append(f"  {cond:7s}: w = {s['mean']:.3f} [{s['ci95_low']:.3f}, {s['ci95_high']:.3f}] per seed "
+                         f"{f[cond]['per_seed_final']}; one-step loss {f[cond]['final_loss']['mean']:.3f}; "
+                         f"mean ball dvz per step {f[cond]['mean_obj_dvz_mps']:+.4f} m/s")
+        if f["max_weight_change"] < 0.01:
+            lines.append("  the weight never moved: the softplus(rho) path is broken")
+        lines.append(f"  rule: {results['rule']}")
+        return lines
 
 
-def _plot(path: Path, by: dict, cfg: BalloonConfig) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    colors = {"balloon": "tab:red", "control": "tab:blue"}
-    labels = {"balloon": "balloon world (balls rise)", "control": "control (normal gravity)"}
-    for cond in CONDITIONS:
-        curves = np.array([m["prior_weight_curve"] for m in by[cond]])
-        steps = np.minimum(np.arange(curves.shape[1]) * cfg.log_every, cfg.steps)
-        for c in curves:
-            ax.plot(steps, c, color=colors[cond], alpha=0.3, lw=0.8)
-        ax.plot(steps, curves.mean(0), color=colors[cond], lw=2, label=f"{labels[cond]}, mean of {len(curves)} seeds")
-    ax.axhline(cfg.balloon_max, color="tab:red", ls="--", lw=0.8)
-    ax.axhline(cfg.control_min, color="tab:blue", ls="--", lw=0.8)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("prior_weight  w = softplus(rho)")
-    ax.set_ylim(0, 1.05)
-    ax.set_title("Balloon: does the innate-gravity prior weight fall?")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def report_lines(results: dict) -> list[str]:
-    f = results["figures"]
-    c = results["config"]
-    rho_lr = "RHO_LR (the one recipe)" if c["rho_lr"] is None else f"{c['rho_lr']:g} (variant)"
-    lines = [f"Balloon: prior_weight after {c['steps']} steps from {c['prior']} "
-             f"(rho lr {rho_lr}, residual lr {c['lr']:g}, prior_fit={c['prior_fit']})"]
-    for cond in CONDITIONS:
-        s = f[cond]["prior_weight_final"]
-        lines.append(f"  {cond:7s}: w = {s['mean']:.3f} [{s['ci95_low']:.3f}, {s['ci95_high']:.3f}] per seed "
-                     f"{f[cond]['per_seed_final']}; one-step loss {f[cond]['final_loss']['mean']:.3f}; "
-                     f"mean ball dvz per step {f[cond]['mean_obj_dvz_mps']:+.4f} m/s")
-    if f["max_weight_change"] < 0.01:
-        lines.append("  the weight never moved: the softplus(rho) path is broken")
-    lines.append(f"  rule: {results['rule']}")
-    return lines
+EXPERIMENT = Balloon()

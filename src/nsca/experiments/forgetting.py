@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -24,14 +24,16 @@ import numpy as np
 
 from nsca.config import field
 from nsca.errors import UsageError
+from nsca.experiments.protocol import RunConfig, SanityCheck, Verdict, out_field, seed_bars, seeds_field
 from nsca.priors.state import OBJ_VEL
-from nsca.runner import Cell, run_grid
 
 CONDITIONS = ("no-ewc", "ewc")
 
 
 @dataclass(frozen=True)
-class ForgettingConfig:
+class ForgettingConfig(RunConfig):
+    n_seeds: int = seeds_field(3)
+    out: str = out_field("runs/sanity/forgetting")
     task_a: str = field("pick-place-v3", "first task (v2 names are mapped to v3)")
     task_b: str = field("push-v3", "second task")
     demos: int = field(20, "scripted demos per task")
@@ -48,6 +50,7 @@ class ForgettingConfig:
     min_b: float = field(0.5, "PASS: EWC's mean B-after must be at least this")
 
     def validate(self) -> None:
+        super().validate()
         for name in ("demos", "eval_episodes", "hidden", "steps_a", "fisher_samples"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name}={getattr(self, name)} must be at least 1")
@@ -182,72 +185,68 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
     }
 
 
-def run(cfg: ForgettingConfig, seeds: int, out: str | Path, workers: int = 1) -> dict:
-    from nsca.envs.metaworld import resolve_task
-    from nsca.experiments.sanity_common import finish_run, start_run
-    from nsca.stats import cohens_d, summarize, welch_t
+class Forgetting(SanityCheck):
+    name = "forgetting"
+    help = "BC on pick-place then push, with and without EWC: is pick-place kept?"
+    config = ForgettingConfig
+    conditions = CONDITIONS
 
-    resolve_task(cfg.task_a), resolve_task(cfg.task_b)  # bad names fail before any work
-    out, t0 = start_run(out, cfg)
-    cells = [Cell(cond, s, {**asdict(cfg), "seed": s, "condition": cond}) for cond in CONDITIONS for s in range(seeds)]
-    records = run_grid("nsca.experiments.forgetting:run_cell", cells, out, workers=workers, desc="forgetting")
-    by = {cond: [r["metrics"] for r in records if r["condition"] == cond] for cond in CONDITIONS}
-    keys = ("a_before", "b_after", "a_after", "forgetting", "bc_loss_a_after", "bc_loss_b_after")
-    figures: dict = {cond: {k: summarize([m[k] for m in by[cond]]) for k in keys} for cond in CONDITIONS}
-    a_ewc = [m["a_after"] for m in by["ewc"]]
-    a_none = [m["a_after"] for m in by["no-ewc"]]
-    gain = float(np.mean(a_ewc) - np.mean(a_none))
-    figures["a_after_gain"] = {"mean": gain, "welch_p": welch_t(a_ewc, a_none), "cohens_d": cohens_d(a_ewc, a_none)}
-    b_ewc = float(np.mean([m["b_after"] for m in by["ewc"]]))
-    passed = gain >= cfg.min_gain and b_ewc >= cfg.min_b
-    rule = (f"mean A-after with EWC exceeds no-EWC's by >= {cfg.min_gain} and mean B-after with EWC >= {cfg.min_b} "
-            f"({cfg.eval_episodes} held-out layouts per evaluation)")
-    per_seed = [{"condition": r["condition"], "seed": r["seed"], **r["metrics"]} for r in records]
-    results = finish_run(out, t0, "forgetting", cfg, passed, rule, figures, per_seed)
-    _plot(out / "plot.png", by, cfg)
-    return results
+    def check(self, cfg: ForgettingConfig) -> None:
+        from nsca.envs.metaworld import resolve_task
+
+        resolve_task(cfg.task_a), resolve_task(cfg.task_b)
+
+    def judge(self, cfg: ForgettingConfig, by: dict[str, list[dict]], records: list[dict]) -> Verdict:
+        from nsca.stats import cohens_d, summarize, welch_t
+
+        keys = ("a_before", "b_after", "a_after", "forgetting", "bc_loss_a_after", "bc_loss_b_after")
+        figures: dict = {cond: {k: summarize([m[k] for m in by[cond]]) for k in keys} for cond in CONDITIONS}
+        a_ewc = [m["a_after"] for m in by["ewc"]]
+        a_none = [m["a_after"] for m in by["no-ewc"]]
+        gain = float(np.mean(a_ewc) - np.mean(a_none))
+        figures["a_after_gain"] = {"mean": gain, "welch_p": welch_t(a_ewc, a_none), "cohens_d": cohens_d(a_ewc, a_none)}
+        b_ewc = float(np.mean([m["b_after"] for m in by["ewc"]]))
+        rule = (f"mean A-after with EWC exceeds no-EWC's by >= {cfg.min_gain} and mean B-after with EWC >= {cfg.min_b} "
+                f"({cfg.eval_episodes} held-out layouts per evaluation)")
+        per_seed = [{"condition": r["condition"], "seed": r["seed"], **r["metrics"]} for r in records]
+        return Verdict(gain >= cfg.min_gain and b_ewc >= cfg.min_b, rule, figures, per_seed)
+
+    def plot(self, cfg: ForgettingConfig, records: list[dict], results: dict):
+        import matplotlib.pyplot as plt
+
+        by = self.by_condition(records)
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        stages = ("a_before", "b_after", "a_after")
+        labels = (f"A before\n({cfg.task_a})", f"B after\n({cfg.task_b})", f"A after\n({cfg.task_a})")
+        width = 0.38
+        for j, (cond, color) in enumerate(zip(CONDITIONS, ("tab:red", "tab:blue"))):
+            vals = np.array([[m[s] for s in stages] for m in by[cond]])
+            seed_bars(ax, np.arange(len(stages)) + (j - 0.5) * width, vals, width, color,
+                      label=f"{cond} (mean of {len(vals)} seeds)")
+        ax.set_xticks(np.arange(len(stages)), labels)
+        ax.set_ylabel("success rate")
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"Forgetting: BC on A then B (EWC lambda={cfg.ewc_lambda:g})")
+        ax.legend(fontsize=8)
+        return fig
+
+    def report_lines(self, results: dict) -> list[str]:
+        f = results["figures"]
+        c = results["config"]
+        lines = [f"Forgetting: {c['task_a']} (A) then {c['task_b']} (B), {c['demos']} demos each, "
+                 f"EWC lambda={c['ewc_lambda']:g}, phase-B optimiser {c['optimizer_b']}"]
+        for cond in CONDITIONS:
+            g = f[cond]
+
+            def fmt(k: str, g: dict = g) -> str:
+                return f"{g[k]['mean']:.2f} [{g[k]['ci95_low']:.2f}, {g[k]['ci95_high']:.2f}]"
+
+            lines.append(f"  {cond:6s}: A-before {fmt('a_before')}  B-after {fmt('b_after')}  A-after {fmt('a_after')}  "
+                         f"forgetting {fmt('forgetting')}  (BC loss on A demos after B {g['bc_loss_a_after']['mean']:.4f})")
+        gain = f["a_after_gain"]
+        lines.append(f"  A-after gain from EWC {gain['mean']:+.2f} (Welch p={gain['welch_p']:.3g}, d={gain['cohens_d']:.2f})")
+        lines.append(f"  rule: {results['rule']}")
+        return lines
 
 
-def _plot(path: Path, by: dict, cfg: ForgettingConfig) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    stages = ("a_before", "b_after", "a_after")
-    labels = (f"A before\n({cfg.task_a})", f"B after\n({cfg.task_b})", f"A after\n({cfg.task_a})")
-    width = 0.38
-    for j, (cond, color) in enumerate(zip(CONDITIONS, ("tab:red", "tab:blue"))):
-        vals = np.array([[m[s] for s in stages] for m in by[cond]])
-        xs = np.arange(len(stages)) + (j - 0.5) * width
-        ax.bar(xs, vals.mean(0), width, color=color, alpha=0.7, label=f"{cond} (mean of {len(vals)} seeds)")
-        for v in vals:
-            ax.scatter(xs, v, color="k", s=8, zorder=3)
-    ax.set_xticks(np.arange(len(stages)), labels)
-    ax.set_ylabel("success rate")
-    ax.set_ylim(0, 1.05)
-    ax.set_title(f"Forgetting: BC on A then B (EWC lambda={cfg.ewc_lambda:g})")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def report_lines(results: dict) -> list[str]:
-    f = results["figures"]
-    c = results["config"]
-    lines = [f"Forgetting: {c['task_a']} (A) then {c['task_b']} (B), {c['demos']} demos each, "
-             f"EWC lambda={c['ewc_lambda']:g}, phase-B optimiser {c['optimizer_b']}"]
-    for cond in CONDITIONS:
-        g = f[cond]
-
-        def fmt(k: str, g: dict = g) -> str:
-            return f"{g[k]['mean']:.2f} [{g[k]['ci95_low']:.2f}, {g[k]['ci95_high']:.2f}]"
-
-        lines.append(f"  {cond:6s}: A-before {fmt('a_before')}  B-after {fmt('b_after')}  A-after {fmt('a_after')}  "
-                     f"forgetting {fmt('forgetting')}  (BC loss on A demos after B {g['bc_loss_a_after']['mean']:.4f})")
-    gain = f["a_after_gain"]
-    lines.append(f"  A-after gain from EWC {gain['mean']:+.2f} (Welch p={gain['welch_p']:.3g}, d={gain['cohens_d']:.2f})")
-    lines.append(f"  rule: {results['rule']}")
-    return lines
+EXPERIMENT = Forgetting()

@@ -25,15 +25,14 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 
 from nsca.config import field, from_dict
 from nsca.errors import UsageError
+from nsca.experiments.protocol import Experiment, RunConfig, out_field, seed_bars, seeds_field
 from nsca.learning.agent import AgentConfig
-from nsca.runner import Cell, run_grid
+from nsca.runner import Cell
 from nsca.stats import paired_compare, summarize
-from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
-from nsca.utils.provenance import provenance
+from nsca.utils.io import atomic_write_text
 
 VERDICT_RULE = (
     "VALIDATED if mean success(0.9) exceeds mean success(0.5) by more than 20% (relative) and the "
@@ -46,17 +45,18 @@ VERDICTS = {
     "too_weak": "prior mechanism too weak — debug AdaptivePhysicsPrior",
     "hurting": "priors are hurting — redesign",
 }
-# Fields that do not change any cell's numbers; a rerun may change them freely.
-_RUNTIME_FIELDS = ("workers", "out", "backend", "address")
 # Fields that only choose which cells exist: a rerun that changes them extends (or narrows) the
 # grid and reuses every finished cell whose own config is unchanged (the runner checks each cell).
+# The run fields (n_seeds, workers, out, backend, address) may change too (nsca.experiments.protocol).
 _GRID_FIELDS = ("n_seeds", "priors", "bc_floor", "tasks", "demos_list", "curve_agents")
 
 
 @dataclass(frozen=True)
-class LethalityConfig:
+class LethalityConfig(RunConfig):
+    n_seeds: int = seeds_field(5)
+    workers: int = field(2, "parallel worker processes")
+    out: str = out_field("runs/lethality")
     task: str = field("pick-place-v2", "Meta-World task (v2 names map to the installed v3)")
-    n_seeds: int = field(5, "seeds per condition")
     demos: int = field(5, "expert demonstrations per seed")
     priors: list[str] = field(["0.9", "0.5", "0.1", "none"], "prior weights to compare; 'none' = random-init baseline")
     bc_floor: bool = field(True, "also run plain MLP BC on the same demos (the floor the baseline must not fall below)")
@@ -68,19 +68,14 @@ class LethalityConfig:
     demos_list: list[int] = field([5, 10, 25, 100], "curves grid: demo counts")
     curve_agents: list[str] = field(["bc", "none", "corrective_0.9"], "curves grid: conditions (names as in the decomposition)")
     sim_eval_episodes: int = field(10, "evaluation episodes for oracle cells (simulator model or true reward: ~100x slower per step)")
-    workers: int = field(2, "parallel worker processes")
-    backend: Literal["local", "ray"] = field("local", "where cells run: local processes or a Ray cluster")
-    address: str | None = field(None, "Ray cluster address (backend=ray)")
-    out: str = field("runs/lethality", "output folder; a rerun with the same config resumes it")
     agent: AgentConfig = dataclasses.field(default_factory=AgentConfig, metadata={
         "help": "the agent (prior, kind, model and reward are set by each condition)"})
 
     def validate(self) -> None:
-        for name in ("n_seeds", "demos", "eval_episodes", "episode_steps", "sim_eval_episodes", "calibration_steps"):
+        super().validate()
+        for name in ("demos", "eval_episodes", "episode_steps", "sim_eval_episodes", "calibration_steps"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.workers < 1:
-            raise UsageError(f"--workers must be at least 1, got {self.workers}")
         if any(d < 1 for d in self.demos_list):
             raise UsageError(f"--demos-list needs counts of at least 1, got {self.demos_list}")
         if self.grid == "curves":
@@ -230,40 +225,6 @@ def grid_cells(cfg: LethalityConfig) -> list[Cell]:
     return [Cell(name, seed, cell_config(cfg, name, seed)) for name in conditions(cfg) for seed in range(cfg.n_seeds)]
 
 
-def _check_out(cfg: LethalityConfig, out: Path) -> None:
-    saved = read_json(out / "config.json")
-    if saved is None:
-        return
-    skip = _RUNTIME_FIELDS + _GRID_FIELDS
-    mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in skip}
-    theirs = {k: v for k, v in saved.items() if k not in skip}
-    diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-    if diff:
-        raise UsageError(f"{out} holds a lethality run with a different config (differs in: {', '.join(diff)}); "
-                         "choose another --out or rerun with the same settings to resume")
-
-
-def run_lethality(cfg: LethalityConfig) -> dict:
-    from nsca.envs.metaworld import resolve_task
-
-    resolve_task(cfg.task)  # fail fast on an unknown task or condition, before anything is written
-    grid_cells(cfg)
-    out = ensure_writable_dir(cfg.out)
-    _check_out(cfg, out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
-    cells = grid_cells(cfg)
-    t0 = time.time()
-    records = run_grid("nsca.experiments.lethality:run_cell", cells, out, workers=cfg.workers,
-                       backend=cfg.backend, address=cfg.address, desc="lethality cells")
-    report = build_report(cfg, records)
-    report["wall_time_s"] = round(time.time() - t0, 1)
-    report["provenance"] = provenance()
-    write_report(out, report)
-    return report
-
-
 def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
     by_cond: dict[str, list[dict]] = {}
     for r in records:
@@ -350,39 +311,59 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(out: Path, report: dict) -> None:
-    atomic_write_json(out / "results.json", report)
+def results_csv(report: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["condition", "n", "mean", "std", "ci95_low", "ci95_high", "iqm", "prior_weight_final", "per_seed"])
     for name, row in report["table"].items():
         w.writerow([name, row["n"], row["mean"], row["std"], row["ci95_low"], row["ci95_high"], row["iqm"],
                     row["prior_weight_final"], " ".join(f"{x:.4f}" for x in row["per_seed"])])
-    atomic_write_text(out / "results.csv", buf.getvalue())
-    atomic_write_text(out / "report.txt", format_report(report) + "\n")
-    plot_report(out / "success.png", report)
+    return buf.getvalue()
 
 
-def plot_report(path: Path, report: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def plot_report(report: dict):
+    """Success rate per condition: mean with its 95% bootstrap CI, each seed a dot."""
     import matplotlib.pyplot as plt
 
     names = list(report["table"])
     rows = [report["table"][n] for n in names]
     fig, ax = plt.subplots(figsize=(1.4 * len(names) + 2, 3.6))
-    means = [r["mean"] for r in rows]
     err = np.array([[r["mean"] - r["ci95_low"] for r in rows], [r["ci95_high"] - r["mean"] for r in rows]])
-    ax.bar(names, means, yerr=err, capsize=5, color="#8fb3d9", edgecolor="#2c5d8f")
-    for i, r in enumerate(rows):
-        xs = np.full(len(r["per_seed"]), i) + np.linspace(-0.15, 0.15, len(r["per_seed"]))
-        ax.scatter(xs, r["per_seed"], color="k", s=12, zorder=3)
+    seed_bars(ax, np.arange(len(names)), np.array([r["per_seed"] for r in rows]).T, 0.8, "#8fb3d9",
+              yerr=err, edgecolor="#2c5d8f")
+    ax.set_xticks(np.arange(len(names)), names)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("success rate (95% bootstrap CI)")
     ax.set_title(f"{report['task']}, {report['demos']} demos: {report['verdict_text']}", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    return fig
+
+
+class Lethality(Experiment):
+    name = "lethality"
+    help = "phase 0: does the physics prior beat weaker priors and random init at few demos?"
+    config = LethalityConfig
+    grid_fields = _GRID_FIELDS
+    plot_name = "success.png"
+
+    def check(self, cfg: LethalityConfig) -> None:
+        from nsca.envs.metaworld import resolve_task
+
+        resolve_task(cfg.task)
+
+    def cells(self, cfg: LethalityConfig) -> list[Cell]:
+        return grid_cells(cfg)
+
+    def summarize(self, cfg: LethalityConfig, records: list[dict]) -> dict:
+        return build_report(cfg, records)
+
+    def report_lines(self, results: dict) -> list[str]:
+        return format_report(results).splitlines()
+
+    def plot(self, cfg: LethalityConfig, records: list[dict], results: dict):
+        return plot_report(results)
+
+    def extra_files(self, results: dict) -> dict[str, str]:
+        return {"results.csv": results_csv(results)}
+
+
+EXPERIMENT = Lethality()

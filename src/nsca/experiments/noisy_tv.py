@@ -26,14 +26,16 @@ import numpy as np
 
 from nsca.config import field
 from nsca.errors import UsageError
-from nsca.runner import Cell, run_grid
+from nsca.experiments.protocol import RunConfig, SanityCheck, Verdict, out_field, seed_curves, seeds_field
 
 CONDITIONS = ("naive", "robust", "wall")
 CONTROLS = ("naive", "wall")  # each must fail the rule on every seed
 
 
 @dataclass(frozen=True)
-class NoisyTVConfig:
+class NoisyTVConfig(RunConfig):
+    n_seeds: int = seeds_field(5)
+    out: str = out_field("runs/sanity/noisy-tv")
     steps: int = field(400, "attention steps per episode")
     n_objects: int = field(4, "learnable objects beside the TV and the wall")
     obs_dim: int = field(4, "dimension of every source's observation")
@@ -47,6 +49,7 @@ class NoisyTVConfig:
     min_learnable_share: float = field(0.8, "share of the steps after the first visits that must go to the learnable objects")
 
     def validate(self) -> None:
+        super().validate()
         if self.steps < 2 * self.window * (self.n_objects + 2) + self.share_window:
             raise UsageError(f"steps={self.steps} is too few: need >= 2*window*(n_objects+2) + share_window")
         if not 0 <= self.epsilon < 1:
@@ -169,96 +172,85 @@ def rolling_share(on_tv: np.ndarray, window: int) -> np.ndarray:
     return (csum - prev) / span
 
 
-def run(cfg: NoisyTVConfig, seeds: int, out: str | Path, workers: int = 1) -> dict:
-    from dataclasses import asdict
+class NoisyTV(SanityCheck):
+    name = "noisy-tv"
+    help = "naive vs robust curiosity beside a TV of random static"
+    config = NoisyTVConfig
+    conditions = CONDITIONS
 
-    from nsca.experiments.sanity_common import finish_run, start_run
-    from nsca.stats import summarize
+    def judge(self, cfg: NoisyTVConfig, by: dict[str, list[dict]], records: list[dict]) -> Verdict:
+        from nsca.stats import summarize
 
-    out, t0 = start_run(out, cfg)
-    cells = [Cell(cond, s, {**asdict(cfg), "seed": s, "condition": cond}) for cond in CONDITIONS for s in range(seeds)]
-    records = run_grid("nsca.experiments.noisy_tv:run_cell", cells, out, workers=workers, desc="noisy-tv")
-    by = {cond: [r["metrics"] for r in records if r["condition"] == cond] for cond in CONDITIONS}
-    figures = {}
-    for cond in CONDITIONS:
-        ms = by[cond]
-        delays = [m["leave_delay_steps"] for m in ms]
-        figures[cond] = {
-            "seeds_passing_rule": int(sum(m["passes_rule"] for m in ms)),
-            "tv_share": summarize([m["tv_share"] for m in ms]),
-            "tv_share_after_first_visits": summarize([m["tv_share_after_first_visits"] for m in ms]),
-            "first_visits_end": [m["first_visits_end"] for m in ms],
-            "off_step": [m["off_step"] for m in ms],
-            "leave_delay_steps": delays,
-            "tv_visits_after_first_visits": [m["tv_visits_after_first_visits"] for m in ms],
-            "learnable_share_after_first_visits": summarize([m["learnable_share_after_first_visits"] for m in ms]),
-            "seeds_leaving_tv": int(sum(m["leaves_tv"] for m in ms)),
-            "seeds_attending_learnable": int(sum(m["attends_learnable"] for m in ms)),
-        }
-    robust_ok = all(m["passes_rule"] for m in by["robust"])
-    controls_fail = not any(m["passes_rule"] for cond in CONTROLS for m in by[cond])
-    passed = robust_ok and controls_fail
-    rule = (f"robust: on every seed, off the TV (every {cfg.share_window}-step stretch < {cfg.max_share:.0%} TV) within "
-            f"{cfg.leave_within} steps of its first {2 * cfg.window} TV visits, < {cfg.max_share:.0%} TV share after "
-            f"them, and >= {cfg.min_learnable_share:.0%} of the steps after them on the learnable objects; "
-            f"the controls (naive: captured by the TV; wall: stares at the wall) must fail that rule on every seed")
-    per_seed = [{"condition": r["condition"], "seed": r["seed"],
-                 **{k: v for k, v in r["metrics"].items() if k not in ("choices", "errors")}} for r in records]
-    results = finish_run(out, t0, "noisy-tv", cfg, passed, rule, figures, per_seed)
-    _plot(out / "plot.png", by, cfg)
-    return results
-
-
-def _plot(path: Path, by: dict, cfg: NoisyTVConfig) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from nsca.envs.noisy_tv import TV, WALL
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
-    colors = {"naive": "tab:red", "robust": "tab:blue", "wall": "tab:gray"}
-    labels = {"naive": "naive curiosity", "robust": "robust curiosity", "wall": "wall-starer"}
-    window = 20
-    ends = [m["first_visits_end"] for ms in by.values() for m in ms]
-    panels = (("TV (random static)", lambda ch: ch == TV, cfg.max_share),
-              ("learnable objects", lambda ch: ch > WALL, cfg.min_learnable_share))
-    for ax, (what, pick, line) in zip(axes, panels):
+        figures = {}
         for cond in CONDITIONS:
-            curves = np.array([rolling_share(pick(np.asarray(m["choices"])), window) for m in by[cond]])
-            steps = np.arange(curves.shape[1])
-            for c in curves:
-                ax.plot(steps, c, color=colors[cond], alpha=0.25, lw=0.8)
-            ax.plot(steps, curves.mean(0), color=colors[cond], lw=2, label=f"{labels[cond]} (mean of {len(curves)} seeds)")
-        ax.axvspan(0, float(np.median(ends)), color="0.9", label=f"first {2 * cfg.window} visits to each source")
-        ax.axhline(line, color="k", ls="--", lw=0.8, label=f"rule: {line:.0%}")
-        ax.set_xlabel("step")
-        ax.set_ylabel(f"share of the last {window} steps")
-        ax.set_ylim(0, 1.02)
-        ax.set_title(f"attention on the {what}")
-    axes[0].legend(loc="center right", fontsize=7)
-    fig.suptitle("Noisy TV: leave the static, attend to what can be learned")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+            ms = by[cond]
+            figures[cond] = {
+                "seeds_passing_rule": int(sum(m["passes_rule"] for m in ms)),
+                "tv_share": summarize([m["tv_share"] for m in ms]),
+                "tv_share_after_first_visits": summarize([m["tv_share_after_first_visits"] for m in ms]),
+                "first_visits_end": [m["first_visits_end"] for m in ms],
+                "off_step": [m["off_step"] for m in ms],
+                "leave_delay_steps": [m["leave_delay_steps"] for m in ms],
+                "tv_visits_after_first_visits": [m["tv_visits_after_first_visits"] for m in ms],
+                "learnable_share_after_first_visits": summarize([m["learnable_share_after_first_visits"] for m in ms]),
+                "seeds_leaving_tv": int(sum(m["leaves_tv"] for m in ms)),
+                "seeds_attending_learnable": int(sum(m["attends_learnable"] for m in ms)),
+            }
+        robust_ok = all(m["passes_rule"] for m in by["robust"])
+        controls_fail = not any(m["passes_rule"] for cond in CONTROLS for m in by[cond])
+        rule = (f"robust: on every seed, off the TV (every {cfg.share_window}-step stretch < {cfg.max_share:.0%} TV) within "
+                f"{cfg.leave_within} steps of its first {2 * cfg.window} TV visits, < {cfg.max_share:.0%} TV share after "
+                f"them, and >= {cfg.min_learnable_share:.0%} of the steps after them on the learnable objects; "
+                f"the controls (naive: captured by the TV; wall: stares at the wall) must fail that rule on every seed")
+        per_seed = [{"condition": r["condition"], "seed": r["seed"],
+                     **{k: v for k, v in r["metrics"].items() if k not in ("choices", "errors")}} for r in records]
+        return Verdict(robust_ok and controls_fail, rule, figures, per_seed)
+
+    def plot(self, cfg: NoisyTVConfig, records: list[dict], results: dict):
+        import matplotlib.pyplot as plt
+
+        from nsca.envs.noisy_tv import TV, WALL
+
+        by = self.by_condition(records)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
+        colors = {"naive": "tab:red", "robust": "tab:blue", "wall": "tab:gray"}
+        labels = {"naive": "naive curiosity", "robust": "robust curiosity", "wall": "wall-starer"}
+        window = 20
+        ends = [m["first_visits_end"] for ms in by.values() for m in ms]
+        panels = (("TV (random static)", lambda ch: ch == TV, cfg.max_share),
+                  ("learnable objects", lambda ch: ch > WALL, cfg.min_learnable_share))
+        for ax, (what, pick, line) in zip(axes, panels):
+            for cond in CONDITIONS:
+                curves = np.array([rolling_share(pick(np.asarray(m["choices"])), window) for m in by[cond]])
+                seed_curves(ax, np.arange(curves.shape[1]), curves, colors[cond], labels[cond])
+            ax.axvspan(0, float(np.median(ends)), color="0.9", label=f"first {2 * cfg.window} visits to each source")
+            ax.axhline(line, color="k", ls="--", lw=0.8, label=f"rule: {line:.0%}")
+            ax.set_xlabel("step")
+            ax.set_ylabel(f"share of the last {window} steps")
+            ax.set_ylim(0, 1.02)
+            ax.set_title(f"attention on the {what}")
+        axes[0].legend(loc="center right", fontsize=7)
+        fig.suptitle("Noisy TV: leave the static, attend to what can be learned")
+        return fig
+
+    def report_lines(self, results: dict) -> list[str]:
+        lines = ["Noisy TV: attention on the TV (random static) and on the learnable objects; "
+                 "naive curiosity, robust curiosity, a wall-starer"]
+        for cond in CONDITIONS:
+            f = results["figures"][cond]
+            s, a, o = f["tv_share"], f["tv_share_after_first_visits"], f["learnable_share_after_first_visits"]
+            n = len(f["off_step"])
+            lines.append(
+                f"  {cond:6s}: TV share {s['mean']:.2f} [{s['ci95_low']:.2f}, {s['ci95_high']:.2f}] overall, "
+                f"{a['mean']:.3f} after its first visits (TV visits after them per seed {f['tv_visits_after_first_visits']}); "
+                f"first visits end at steps {f['first_visits_end']}; TV share stays < {results['config']['max_share']:.0%} "
+                f"from steps {f['off_step']} (delay after first visits {f['leave_delay_steps']}); "
+                f"share on the learnable objects after them {o['mean']:.2f} [{o['ci95_low']:.2f}, {o['ci95_high']:.2f}]; "
+                f"seeds leaving the TV {f['seeds_leaving_tv']}/{n}, attending to the objects "
+                f"{f['seeds_attending_learnable']}/{n}, meeting the rule {f['seeds_passing_rule']}/{n}"
+            )
+        lines.append(f"  rule: {results['rule']}")
+        return lines
 
 
-def report_lines(results: dict) -> list[str]:
-    lines = ["Noisy TV: attention on the TV (random static) and on the learnable objects; "
-             "naive curiosity, robust curiosity, a wall-starer"]
-    for cond in CONDITIONS:
-        f = results["figures"][cond]
-        s, a, o = f["tv_share"], f["tv_share_after_first_visits"], f["learnable_share_after_first_visits"]
-        n = len(f["off_step"])
-        lines.append(
-            f"  {cond:6s}: TV share {s['mean']:.2f} [{s['ci95_low']:.2f}, {s['ci95_high']:.2f}] overall, "
-            f"{a['mean']:.3f} after its first visits (TV visits after them per seed {f['tv_visits_after_first_visits']}); "
-            f"first visits end at steps {f['first_visits_end']}; TV share stays < {results['config']['max_share']:.0%} "
-            f"from steps {f['off_step']} (delay after first visits {f['leave_delay_steps']}); "
-            f"share on the learnable objects after them {o['mean']:.2f} [{o['ci95_low']:.2f}, {o['ci95_high']:.2f}]; "
-            f"seeds leaving the TV {f['seeds_leaving_tv']}/{n}, attending to the objects "
-            f"{f['seeds_attending_learnable']}/{n}, meeting the rule {f['seeds_passing_rule']}/{n}"
-        )
-    lines.append(f"  rule: {results['rule']}")
-    return lines
+EXPERIMENT = NoisyTV()
