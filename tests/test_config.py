@@ -27,3 +27,29 @@ def test_yaml_errors_are_one_line(tmp_path):
     assert "\n" not in str(exc.value)
     with pytest.raises(UsageError, match="not found"):
         load_yaml(tmp_path / "missing.yaml")
+
+
+def test_every_preset_block_builds_a_valid_config():
+    from nsca.babbling.run import BabbleConfig
+    from nsca.config import presets
+    from nsca.model import preset
+    from nsca.training.config import TrainConfig
+
+    assert set(presets("model")) == {"default", "debug", "large"}
+    sizes = [preset(name).latent_dim for name in ("debug", "default", "large")]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 3
+    for name in presets("train"):
+        assert from_dict(TrainConfig, {"preset": name}).preset == name
+    for name in presets("babble"):
+        from_dict(BabbleConfig, {"preset": name})
+    debug = from_dict(BabbleConfig, {"preset": "debug", "steps": 7})
+    assert debug.n_objects == 12 and debug.steps == 7 and from_dict(BabbleConfig, {}).n_objects == 120
+
+
+def test_unknown_preset_is_one_line_exit_2(tmp_path, capsys):
+    from nsca.cli import main
+
+    assert main(["babble", "--preset", "huge", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "nsca babble: error: unknown babble preset 'huge'; choose from default, debug, small"
+    assert not (tmp_path / "b").exists()

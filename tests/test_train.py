@@ -12,9 +12,10 @@ import yaml
 from nsca.cli import main
 from nsca.config import from_dict, load_yaml
 from nsca.errors import UsageError
+from nsca.model import preset
 from nsca.training import loop
 from nsca.training.checkpoint import load_checkpoint
-from nsca.training.config import DEBUG, TrainConfig
+from nsca.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 # A smaller debug run: 96 items, 6 training batches per epoch.
@@ -22,7 +23,7 @@ TINY = ["--debug", "--synthetic-size", "96", "--batch-size", "14", "--no-progres
 
 
 def tiny_cfg(tmp_path: Path, **kw) -> TrainConfig:
-    base = {**DEBUG, "synthetic_size": 96, "batch_size": 14, "progress": False, "checkpoint_every": 4,
+    base = {"preset": "debug", "synthetic_size": 96, "batch_size": 14, "progress": False, "checkpoint_every": 4,
             "run_dir": str(tmp_path), **kw}
     return from_dict(TrainConfig, base)
 
@@ -31,17 +32,57 @@ def rows(run: Path) -> list[dict]:
     return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_config_files_load_and_debug_yaml_matches_the_flag() -> None:
-    assert load_yaml(ROOT / "configs" / "debug.yaml") == DEBUG
+def _resolved(argv: list[str]) -> TrainConfig:
+    from nsca.cli import build_parser
+    from nsca.commands.train import resolve_config
+
+    return resolve_config(build_parser().parse_args(["train", *argv]))
+
+
+def test_config_files_load_and_debug_is_one_preset_by_flag_name_or_yaml() -> None:
     full = from_dict(TrainConfig, load_yaml(ROOT / "configs" / "training_config.yaml"))
-    assert full.preset == "default" and full.data_source == "babbling"
+    assert full.preset == "default" and full.data_source == "babbling" and full.model == preset("default")
+    debug = _resolved(["--debug"])
+    assert debug == _resolved(["--preset", "debug"]) == _resolved(["--config", str(ROOT / "configs" / "debug.yaml")])
+    assert debug.preset == "debug" and debug.data_source == "synthetic" and debug.device == "cpu"
+    assert debug.model == preset("debug") and debug.model != preset("default")
+    assert _resolved(["--preset", "large"]).model == preset("large")
+    small = _resolved(["--preset", "small"])
+    assert small.model == preset("debug") and small.data_source == "babbling" and small.device == "auto"
+    # A saved config from before the model was nested (preset named the model size) keeps its size.
+    assert from_dict(TrainConfig, {"preset": "debug", "data_source": "babbling", "epochs": 1}).model == preset("debug")
+
+
+def test_defaults_then_preset_then_yaml_then_flags(tmp_path: Path) -> None:
+    conf = tmp_path / "c.yaml"
+    conf.write_text(yaml.safe_dump({"epochs": 5, "lr": 0.01, "model": {"latent_dim": 128, "fusion_layers": 3}}))
+    cfg = _resolved(["--preset", "debug", "--config", str(conf), "--epochs", "3", "--model.fusion-layers", "2",
+                     "--model.vision-channels", "4", "8", "8", "8"])
+    assert cfg.epochs == 3 and cfg.lr == 0.01 and cfg.batch_size == 16  # flag, YAML, preset
+    assert cfg.model.fusion_layers == 2 and cfg.model.latent_dim == 128 and cfg.model.mlp_hidden == 64
+    assert cfg.model.vision_channels == (4, 8, 8, 8) and cfg.model.fusion_ff == preset("debug").fusion_ff
+    assert _resolved(["--config", str(conf)]).model.mlp_hidden == preset("default").mlp_hidden
+
+
+def test_model_widths_from_the_cli_reach_the_model(tmp_path: Path) -> None:
+    assert main(["train", *TINY, "--epochs", "1", "--model.latent-dim", "32", "--model.dynamics-hidden", "48",
+                 "--run-dir", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "debug" / "config.json").read_text())
+    assert saved["model"]["latent_dim"] == 32 and saved["model"]["dynamics_hidden"] == 48
+    assert saved["train"]["model"]["latent_dim"] == 32
+    weights = torch.load(tmp_path / "debug" / "model.pt", weights_only=True)
+    assert weights["fusion.transformer.layers.0.linear1.weight"].shape == (128, 32)  # debug fusion_ff, latent 32
 
 
 @pytest.mark.parametrize(
     "data, message",
     [
         ({"epohcs": 3}, "unknown config key 'epohcs'"),
-        ({"preset": "huge"}, "preset='huge' is not allowed; choose from debug, default, large"),
+        ({"preset": "huge"}, "unknown train preset 'huge'; choose from default, debug, small, large"),
+        ({"model": {"latnet_dim": 64}}, "unknown config key 'model.latnet_dim'"),
+        ({"model": {"latent_dim": 100}}, "latent_dim=100 must be divisible by fusion_heads=8"),
+        ({"model": {"prior": 0.5}}, "model.prior is set by the top-level key prior"),
+        ({"model": {"vision_channels": [8, "wide"]}}, "model.vision_channels[1] must be an integer"),
         ({"epochs": "many"}, "epochs must be an integer"),
         ({"data_fraction": 0}, "data_fraction=0.0 must be in (0, 1]"),
         ({"modalities": ["vision", "smell"]}, "modalities: unknown 'smell'"),

@@ -1,13 +1,17 @@
 """Typed configs: dataclasses filled from YAML and CLI flags, validated with one-line errors.
 
 A field's `metadata={"help": ...}` becomes its --help text; `Literal[...]` fields list their
-allowed values. Unknown keys and wrong types raise UsageError naming the key.
+allowed values. Unknown keys and wrong types raise UsageError naming the key. A nested config
+dataclass becomes dotted flags (`--agent.planner.horizon`). Presets are named blocks in
+nsca/presets.yaml, one section per config class that declares `PRESETS = "<section>"`.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+import functools
 import types
 import typing
 from pathlib import Path
@@ -83,8 +87,40 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
     return value
 
 
+PRESETS_FILE = Path(__file__).with_name("presets.yaml")
+
+
+@functools.lru_cache(maxsize=1)
+def _preset_sections() -> dict:
+    return load_yaml(PRESETS_FILE)
+
+
+def presets(section: str) -> dict[str, dict]:
+    """The named blocks of one section of nsca/presets.yaml (name -> config keys)."""
+    return {name: dict(block or {}) for name, block in _preset_sections().get(section, {}).items()}
+
+
+def preset_block(section: str, name: str) -> dict:
+    blocks = presets(section)
+    if name not in blocks:
+        raise UsageError(f"unknown {section} preset '{name}'; choose from {', '.join(blocks)}")
+    return copy.deepcopy(blocks[name])
+
+
+def _with_preset(cls: type, data: dict) -> dict:
+    """A config class with `PRESETS = "<section>"` and a `preset` field: its named block goes
+    under the keys given (defaults < preset < the rest)."""
+    section = getattr(cls, "PRESETS", None)
+    if not section:
+        return data
+    default = next(f.default for f in dataclasses.fields(cls) if f.name == "preset")  # type: ignore[arg-type]
+    return _merge(preset_block(section, str(data.get("preset", default))), data)
+
+
 def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
-    """Build a config dataclass from a plain dict; unknown keys and bad values are UsageErrors."""
+    """Build a config dataclass from a plain dict; unknown keys and bad values are UsageErrors.
+    For a config with presets, the block its `preset` key names fills the keys not given."""
+    data = _with_preset(cls, data)
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - known)
@@ -131,7 +167,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
         if dataclasses.is_dataclass(tp):
             root = _root or parser  # argparse groups do not nest: each config block is a top-level group
             group = root.add_argument_group(f"{prefix}{f.name} (--{prefix}{f.name}.<key>)")
-            add_dataclass_arguments(group, tp, prefix=f"{prefix}{f.name}.", _root=root)
+            add_dataclass_arguments(group, tp, skip=f.metadata.get("skip", ()), prefix=f"{prefix}{f.name}.", _root=root)
             continue
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
@@ -176,7 +212,8 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def resolve(cls: type[T], args: argparse.Namespace, config_path: str | Path | None = None, base: dict | None = None) -> T:
-    """Defaults < base preset < YAML file < CLI flags; the result is validated."""
+    """Defaults < preset block < base < YAML file < CLI flags; the result is validated. The
+    preset is the one named by the flags, else the YAML, else the base (`--preset`, `preset:`)."""
     data: dict = dict(base or {})
     if config_path:
         data = _merge(data, load_yaml(config_path))

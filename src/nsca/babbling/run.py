@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar
 
 import numpy as np
 
@@ -32,6 +32,10 @@ _DATA_KEYS = ("seed", "steps", "n_objects", "random_fraction", "uniform_share", 
 
 @dataclass
 class BabbleConfig:
+    PRESETS: ClassVar[str] = "babble"
+
+    preset: str = field("default", "named block of presets.yaml's babble section (debug: 200 interactions on "
+                                   "12 objects, seconds); it fills the keys not given")
     steps: int = field(100_000, "interactions to run (one = spawn + one primitive of n_steps control steps)")
     workers: int = field(0, "worker processes (0 = one per CPU core)")
     render: bool = field(False, "store 64x64 RGB frames (needs EGL: MUJOCO_GL=egl)")
@@ -69,11 +73,6 @@ class BabbleConfig:
         return {k: getattr(self, k) for k in _DATA_KEYS}
 
 
-PRESETS: dict[str, dict] = {
-    "default": {},
-    "debug": {"steps": 200, "n_objects": 12, "shard_size": 50, "refresh": 25, "probe_objects": 12, "window": 4},
-}
-Preset = Literal["default", "debug"]
 
 
 # ---- worker processes --------------------------------------------------------------------

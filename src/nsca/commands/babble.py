@@ -13,16 +13,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from nsca.config import add_dataclass_arguments
 
     parser.add_argument("--config", default=None, help="YAML file of config keys")
-    parser.add_argument("--preset", choices=["default", "debug"], default="default",
-                        help="named settings: debug = 200 interactions on 12 objects, seconds (default: default)")
     add_dataclass_arguments(parser, BabbleConfig)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nsca.babbling.run import PRESETS, BabbleConfig, run_babble
+    from nsca.babbling.run import BabbleConfig, run_babble
     from nsca.config import resolve
 
-    cfg = resolve(BabbleConfig, args, args.config, base=PRESETS[args.preset])
+    cfg = resolve(BabbleConfig, args, args.config)
     s = run_babble(cfg)
     speed = s["speed"]
     print(f"affordance coverage {s['affordance_coverage']:.1%} of {s['cells']} (object, primitive) cells "

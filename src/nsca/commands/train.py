@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 NAME = "train"
-HELP = "train the NSCA world model on babbling data (or a synthetic set with --debug)"
+HELP = "train the NSCA world model on babbling data (or a synthetic set with --preset debug)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from nsca.training.config import TrainConfig
 
     parser.add_argument("--config", default=None, help="YAML file of config keys (e.g. configs/training_config.yaml)")
-    parser.add_argument("--debug", action="store_true", help="tiny model, synthetic data, CPU: a smoke run in seconds")
+    parser.add_argument("--debug", action="store_const", const="debug", dest="preset",
+                        help="= --preset debug: tiny model, synthetic data, CPU, a smoke run in seconds")
     parser.add_argument(
         "--resume", action="store_true",
         help="continue the run folder's last checkpoint at the same step (its saved config is the base)",
@@ -25,17 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace):  # -> TrainConfig
     from nsca.config import resolve
-    from nsca.training.config import DEBUG, TrainConfig
+    from nsca.training.config import TrainConfig
     from nsca.training.loop import run_path
 
-    base = dict(DEBUG) if args.debug else {}
-    cfg = resolve(TrainConfig, args, args.config, base=base)
+    cfg = resolve(TrainConfig, args, args.config)
     if args.resume:
         saved = Path(run_path(cfg)) / "config.json"
         if saved.is_file():
             # The saved config is the base; the YAML/flags given now override it (e.g. more epochs).
-            base = {**json.loads(saved.read_text())["train"], **base}
-            cfg = resolve(TrainConfig, args, args.config, base=base)
+            cfg = resolve(TrainConfig, args, args.config, base=json.loads(saved.read_text())["train"])
     return cfg
 
 

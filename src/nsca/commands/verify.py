@@ -15,7 +15,10 @@ HELP = "check the install: imports, model size and shapes, prior weight trainabl
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="default", choices=["debug", "default", "large"], help="model size to build")
+    from nsca.model.config import preset_names
+
+    parser.add_argument("--preset", default="default", choices=preset_names(),
+                        help="model size to build: a block of presets.yaml's model section (default: default)")
     parser.add_argument("--batch-size", type=int, default=2, help="synthetic batch size for the forward/backward pass")
     parser.add_argument("--skip-envs", action="store_true", help="skip the MuJoCo / Meta-World / EGL checks")
 

@@ -1,6 +1,6 @@
 """The NSCA model: modality encoders, fusion, world model (AdaptivePhysicsPrior head), heads."""
 
-from nsca.model.config import MODALITIES, PRESETS, PRIMITIVES, ModelConfig, preset
+from nsca.model.config import MODALITIES, PRIMITIVES, ModelConfig, preset, preset_names
 from nsca.model.nsca import LOSS_NAMES, NSCAModel
 
-__all__ = ["MODALITIES", "PRESETS", "PRIMITIVES", "ModelConfig", "preset", "NSCAModel", "LOSS_NAMES"]
+__all__ = ["MODALITIES", "PRIMITIVES", "ModelConfig", "preset", "preset_names", "NSCAModel", "LOSS_NAMES"]

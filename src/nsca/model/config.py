@@ -1,16 +1,15 @@
-"""Model sizes and switches: one typed config, three named presets (TD-MPC2 / DreamerV3 style)."""
+"""Model sizes and switches: one typed config; its named size blocks (debug, default, large:
+TD-MPC2 / DreamerV3 style) are the `model` section of nsca/presets.yaml."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from nsca.babbling.labels import OUTCOMES, PRIMITIVES
-from nsca.config import field
+from nsca.config import field, from_dict, preset_block, presets
 from nsca.errors import UsageError
 
 MODALITIES = ("vision", "audio", "proprio", "state")
-Preset = Literal["debug", "default", "large"]
 
 
 @dataclass(frozen=True)
@@ -48,24 +47,12 @@ class ModelConfig:
             raise UsageError(f"prior={self.prior} must be > 0 (or none for the random-init baseline)")
 
 
-PRESETS: dict[str, ModelConfig] = {
-    "debug": ModelConfig(
-        latent_dim=64, fusion_layers=1, fusion_heads=4, fusion_ff=128, vision_channels=(8, 16, 32, 32),
-        audio_channels=(8, 16, 32), n_mels=32, mlp_hidden=64, dynamics_hidden=128, dynamics_depth=1,
-        prior_hidden=64, prior_context_dim=16,
-    ),
-    "default": ModelConfig(),
-    "large": ModelConfig(
-        latent_dim=768, fusion_layers=6, fusion_heads=12, fusion_ff=3072, vision_channels=(48, 96, 192, 384),
-        audio_channels=(48, 96, 192, 384), mlp_hidden=768, dynamics_hidden=1536, dynamics_depth=3,
-        prior_hidden=512, prior_context_dim=128,
-    ),
-}
+def preset_names() -> list[str]:
+    return list(presets("model"))
 
 
 def preset(name: str, **overrides: object) -> ModelConfig:
-    if name not in PRESETS:
-        raise UsageError(f"model preset '{name}' is unknown; choose from {', '.join(PRESETS)}")
-    cfg = replace(PRESETS[name], **overrides)
+    """The named size block of nsca/presets.yaml's `model` section, with `overrides` replaced."""
+    cfg = replace(from_dict(ModelConfig, preset_block("model", name)), **overrides)
     cfg.validate()
     return cfg

@@ -1,18 +1,25 @@
-"""The typed config of `nsca train` (one dataclass; YAML fills it, CLI flags override)."""
+"""The typed config of `nsca train` (one dataclass with the model config nested; a preset
+block, a YAML file and CLI flags fill it, in that order)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import dataclasses
+from dataclasses import dataclass, replace
+from typing import ClassVar, Literal
 
-from nsca.config import field
+from nsca.config import field, presets
 from nsca.errors import UsageError
-from nsca.model.config import MODALITIES, ModelConfig, preset
+from nsca.model.config import MODALITIES, ModelConfig
+
+_DEFAULT_MODEL = ModelConfig()
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    preset: Literal["debug", "default", "large"] = field("default", "model size preset")
+    PRESETS: ClassVar[str] = "train"
+
+    preset: str = field("default", f"named block of presets.yaml's train section ({', '.join(presets('train'))}); "
+                                   "--debug = --preset debug; it fills the keys not given")
     modalities: list[str] = field(list(MODALITIES), "modalities to build and train on (vision audio proprio state)")
     prior: float | Literal["none"] = field(0.9, "initial physics prior weight; 'none' = random-init baseline")
     data_source: Literal["babbling", "synthetic"] = field(
@@ -57,6 +64,9 @@ class TrainConfig:
     log_every: int = field(1, "write metrics every this many steps")
     progress: bool = field(True, "show a progress bar")
     wandb_project: str | None = field(None, "mirror metrics to this wandb project (pip install nsca[tracking])")
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig, metadata={
+        "help": "model sizes (--model.latent-dim ...); modalities and prior are --modalities and --prior, "
+                "label counts come from the data", "skip": ("modalities", "prior")})
 
     def validate(self) -> None:
         if not 0 < self.data_fraction <= 1:
@@ -75,6 +85,9 @@ class TrainConfig:
             raise UsageError(f"curiosity_window={self.curiosity_window} must be at least 2")
         if self.ewc_lambda > 0 and not self.ewc_from:
             raise UsageError("ewc_lambda > 0 needs ewc_from (the checkpoint to anchor to)")
+        for name in ("modalities", "prior"):
+            if getattr(self.model, name) != getattr(_DEFAULT_MODEL, name):
+                raise UsageError(f"model.{name} is set by the top-level key {name} (--{name}), not inside model")
         self.model_config()
 
     @property
@@ -82,24 +95,10 @@ class TrainConfig:
         return None if self.prior in (None, "none") else float(self.prior)
 
     def model_config(self, **from_data: int) -> ModelConfig:
-        """The preset with this run's modalities and prior; `from_data`: label counts of the data."""
-        return preset(self.preset, modalities=tuple(self.modalities), prior=self.prior_value, **from_data)
+        """The model with this run's modalities and prior; `from_data`: label counts of the data."""
+        cfg = replace(self.model, modalities=tuple(self.modalities), prior=self.prior_value, **from_data)
+        cfg.validate()
+        return cfg
 
     def loss_weights(self) -> dict[str, float]:
         return {k: getattr(self, f"w_{k}") for k in ("state", "latent", "outcome", "material", "hardness", "policy")}
-
-
-# `--debug`: tiny model, synthetic data, CPU, seconds. configs/debug.yaml holds the same values.
-DEBUG: dict = {
-    "preset": "debug",
-    "data_source": "synthetic",
-    "synthetic_size": 256,
-    "epochs": 2,
-    "batch_size": 16,
-    "lr": 1e-3,
-    "warmup_steps": 10,
-    "checkpoint_every": 10,
-    "device": "cpu",
-    "threads": 1,
-    "run_name": "debug",
-}

@@ -133,7 +133,8 @@ def ensure_babbling_data(cfg: TrainConfig) -> None:
         return
     import sys
 
-    from nsca.babbling.run import PRESETS, BabbleConfig, run_babble
+    from nsca.babbling.run import BabbleConfig, run_babble
+    from nsca.config import from_dict, presets
     from nsca.data.download import data_root
     from nsca.utils.io import read_json
 
@@ -148,11 +149,12 @@ def ensure_babbling_data(cfg: TrainConfig) -> None:
             )
         return
     sys.stderr.write(f"generating {cfg.babbling_steps} babbling interactions in {out} first\n")
-    # A debug-size model gets debug-size babbling (few objects, a small grounding probe).
-    preset = dict(PRESETS["debug"]) if cfg.preset == "debug" else {}
-    preset.update(steps=cfg.babbling_steps, out=str(out), render="vision" in cfg.modalities,
-                  audio="audio" in cfg.modalities, progress=cfg.progress)
-    run_babble(BabbleConfig(**preset))
+    # A train preset with a babble preset of the same name uses it (debug, small: few objects,
+    # a small grounding probe); any other gets babble's default.
+    babble = {"preset": cfg.preset if cfg.preset in presets("babble") else "default", "steps": cfg.babbling_steps,
+              "out": str(out), "render": "vision" in cfg.modalities, "audio": "audio" in cfg.modalities,
+              "progress": cfg.progress}
+    run_babble(from_dict(BabbleConfig, babble))
 
 
 def dataset_facts(dataset: Dataset) -> dict[str, Any]:
