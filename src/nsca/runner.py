@@ -2,7 +2,11 @@
 
 A finished cell has `<out>/<condition>/<seed>/metrics.json`; a rerun skips it, so a killed run
 resumes and loses nothing. Cells run in local worker processes by default, or on a Ray cluster
-(`backend="ray"`; Ray is the distributed engine, nothing home-made).
+(`backend="ray"`; Ray is the distributed engine, nothing home-made). On Ray a worker process
+that dies mid-cell has its cell retried (`max_retries`): a cell is idempotent, because nothing
+counts as done until its metrics.json is renamed into place, and a retry finding that file
+returns it instead of recomputing. The driver also writes each record it receives, so resume
+works on the driver's disk even when the workers' output folder is not shared with it.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import importlib
 import multiprocessing as mp
 import os
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
@@ -83,8 +89,15 @@ def run_grid(
     address: str | None = None,
     desc: str = "cells",
     threads_per_worker: int = 1,
+    max_retries: int = 3,
+    connect_timeout_s: float = 10.0,
 ) -> list[dict]:
-    """Run every unfinished cell; return all records in the order of `cells`."""
+    """Run every unfinished cell; return all records in the order of `cells`.
+
+    Ray only: `max_retries` is how often a cell whose worker process died is rerun (exceptions
+    raised by the cell itself are not retried: they are bugs or bad input, and rerunning a pure
+    function gives the same error); `connect_timeout_s` bounds the wait for `address`.
+    """
     root = Path(root)
     results: dict[Cell, dict] = {}
     todo = []
@@ -94,12 +107,14 @@ def run_grid(
             todo.append(cell)
         else:
             results[cell] = done
+    if backend not in ("local", "ray"):
+        raise UsageError(f"unknown backend '{backend}'; choose local or ray")
+    ray_owned = _connect_ray(address, connect_timeout_s) if backend == "ray" and todo else False
     bar = tqdm(total=len(cells), initial=len(results), desc=desc, unit="cell", dynamic_ncols=True)
     try:
         if backend == "ray":
-            _run_ray(fn_path, todo, root, address, results, bar)
-        elif backend != "local":
-            raise UsageError(f"unknown backend '{backend}'; choose local or ray")
+            if todo:
+                _run_ray(fn_path, todo, root, results, bar, threads_per_worker, max_retries)
         elif workers <= 1 or len(todo) <= 1:
             _worker_init(max(1, threads_per_worker))
             for cell in todo:
@@ -120,19 +135,77 @@ def run_grid(
                         bar.update(1)
     finally:
         bar.close()
+        if ray_owned:
+            import ray
+
+            ray.shutdown()
     return [results[c] for c in cells]
 
 
-def _run_ray(fn_path: str, todo: list[Cell], root: Path, address: str | None, results: dict, bar: Any) -> None:
+def _check_reachable(address: str, timeout_s: float) -> None:
+    """Fail in `timeout_s` with one line when nothing answers gRPC (Ray's GCS and its client
+    server both speak it) at `address`; ray.init itself can wait minutes on a wrong address."""
+    import grpc
+
+    url = urlsplit(address if "://" in address else f"//{address}")
+    try:
+        host, port = url.hostname, url.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise UsageError(f"Ray address '{address}' is not host:port or ray://host:port")
+    hint = "check the address and that the head node is running"
+    try:  # a closed port or an unknown host fails here at once
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise UsageError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); {hint}") from None
+    channel = grpc.insecure_channel(f"{host}:{port}")
+    try:  # something listens: is it a gRPC server?
+        grpc.channel_ready_future(channel).result(timeout=timeout_s)
+    except grpc.FutureTimeoutError:
+        raise UsageError(f"no Ray cluster answers at {address} (no gRPC reply in {timeout_s:g} s); {hint}") from None
+    finally:
+        channel.close()
+
+
+def _ray_cell(fn_path: str, cell: Cell, root: str, threads: int) -> dict:
+    """A Ray task: a retry after a worker died returns the cell's record if it was already written."""
+    done = load_finished(cell, Path(root))
+    if done is not None:
+        return done
+    _worker_init(threads)
+    return execute_cell(fn_path, cell, root)
+
+
+def _connect_ray(address: str | None, timeout_s: float) -> bool:
+    """Connect this process to Ray (a new local instance when `address` is None); True when
+    this call made the connection, so the grid disconnects at the end."""
     try:
         import ray
     except ImportError:
         raise UsageError("backend 'ray' needs Ray: pip install 'nsca[distributed]'") from None
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(execute_cell)
-    refs = {remote.remote(fn_path, c, str(root)): c for c in todo}
+    if ray.is_initialized():  # the caller connected already
+        return False
+    if address not in (None, "auto", "local"):
+        _check_reachable(address, timeout_s)
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except ConnectionError as exc:
+        raise UsageError(f"cannot connect to the Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
+    return True
+
+
+def _run_ray(fn_path: str, todo: list[Cell], root: Path, results: dict, bar: Any, threads: int, max_retries: int) -> None:
+    import ray
+
+    remote = ray.remote(num_cpus=max(1, threads), max_retries=max_retries, retry_exceptions=False)(_ray_cell)
+    refs = {remote.remote(fn_path, c, str(root), threads): c for c in todo}
     while refs:
         ready, _ = ray.wait(list(refs), num_returns=1)
         for ref in ready:
-            results[refs.pop(ref)] = ray.get(ref)
+            cell = refs.pop(ref)
+            record = ray.get(ref)
+            if load_finished(cell, root) is None:  # a worker on another machine wrote it there
+                atomic_write_json(cell.dir(root) / "metrics.json", record)
+            results[cell] = record
             bar.update(1)
