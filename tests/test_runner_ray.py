@@ -34,7 +34,8 @@ def held_cell(config: dict, cell_dir: Path) -> dict:
         time.sleep(0.05)
     time.sleep(0.2)
     x, seed = config["x"], config["seed"]
-    return {"value": x * x + 0.5 * seed, "ratio": (x + 1) / (seed + 3), "pid": os.getpid()}
+    node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    return {"value": x * x + 0.5 * seed, "ratio": (x + 1) / (seed + 3), "pid": os.getpid(), "node": node}
 
 
 def _cells(n: int) -> list[Cell]:
@@ -145,6 +146,17 @@ def test_ray_grid_matches_local_backend(cluster, tmp_path):
     for c in cells:  # the commit files are on disk, identical to what the driver returned
         on_disk = json.loads((c.dir(tmp_path / "ray") / "metrics.json").read_text())
         assert on_disk["metrics"] == next(r["metrics"] for r in remote if r["seed"] == c.seed)
+
+
+def test_no_address_starts_a_new_instance_not_a_cluster_running_here(cluster, tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ray.init(address=cluster, log_to_driver=False)
+    cluster_nodes = {n["NodeID"] for n in ray.nodes()}
+    ray.shutdown()
+    records = run_grid(FN, _cells(2), tmp_path, backend="ray")
+    assert not ray.is_initialized()  # the grid disconnected (and stopped its instance)
+    nodes = {r["metrics"]["node"] for r in records}
+    assert None not in nodes and not nodes & cluster_nodes
 
 
 def test_worker_killed_mid_cell_is_retried(cluster, tmp_path):

@@ -186,7 +186,10 @@ def _connect_ray(address: str | None, timeout_s: float) -> bool:
         raise UsageError("backend 'ray' needs Ray: pip install 'nsca[distributed]'") from None
     if ray.is_initialized():  # the caller connected already
         return False
-    if address not in (None, "auto", "local"):
+    # No address: $RAY_ADDRESS, else a new Ray instance on this machine; never a cluster that
+    # someone else happens to run here (ray.init's own default). "auto" asks for that one.
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    if address not in ("auto", "local"):
         _check_reachable(address, timeout_s)
     try:
         ray.init(address=address, log_to_driver=False)
