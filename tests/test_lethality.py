@@ -256,3 +256,20 @@ def test_simulator_model_is_exact_and_true_reward_matches_the_env():
         s = env.state(obs)
         assert np.allclose(s_sim[0], s, atol=1e-6) and abs(r_sim[0] - r) < 1e-5
         assert abs(reward(s[None], a[None])[0] - r) < 1e-3, t
+
+
+def test_curves_grid_end_to_end_answers_per_task_and_plots(tmp_path, capsys):
+    """The curves grid at a tiny budget: every (task, demos, agent, seed) cell, the per-task
+    answer from paired CIs, and the data-efficiency plot."""
+    args = ["--grid", "curves", "--tasks", "reach", "--demos-list", "1", "2", "--curve-agents", "bc", "none",
+            "corrective_0.9", "--n-seeds", "2", "--eval-episodes", "1", "--episode-steps", "3",
+            "--agent.bc-steps", "5", "--agent.world-model-steps", "5", "--agent.reward-steps", "5",
+            "--agent.planner.horizon", "2", "--agent.planner.samples", "4", "--workers", "1",
+            "--calibration-steps", "40", "--out", str(tmp_path / "c")]
+    assert main(["lethality", *args]) == 0
+    assert "Data efficiency" in capsys.readouterr().out
+    report = json.loads((tmp_path / "c" / "results.json").read_text())
+    assert len(report["table"]) == 6 and report["table"]["reach-v3/d2/corrective_0.9"]["n"] == 2
+    rows = report["curves"]["reach-v3"]["rows"]
+    assert [r["demos"] for r in rows] == [1, 2] and "corrective_0.9_vs_none" in rows[0]
+    assert (tmp_path / "c" / "success.png").read_bytes()[:4] == b"\x89PNG"

@@ -242,10 +242,15 @@ def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
     comparisons = {}
     for a, b in comparison_pairs(list(rates)):
         comparisons[f"{a} vs {b}"] = paired_compare(rates[a], rates[b])
-    return {
+    report = {
         "grid": cfg.grid, "task": cfg.task, "demos": cfg.demos, "n_seeds": cfg.n_seeds, "eval_episodes": cfg.eval_episodes,
         "table": table, "comparisons": comparisons, **verdict(comparisons),
     }
+    if cfg.grid == "curves":
+        from nsca.experiments.lethality_curves import answer
+
+        report["curves"] = answer(report)
+    return report
 
 
 def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
@@ -305,6 +310,10 @@ def format_report(report: dict) -> str:
                      f"[{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], paired t p={fmt(c['p_paired_t'], '.3g')}, "
                      f"Wilcoxon p={fmt(c['p_wilcoxon'], '.3g')}, d_z={fmt(c['effect_dz'], '.2f')}, "
                      f"wins/losses {c['wins']}/{c['losses']}")
+    if "curves" in report:
+        from nsca.experiments.lethality_curves import answer_lines
+
+        lines += ["", *answer_lines(report)]
     lines += ["", f"Verdict: {report['verdict_text']}", f"Rule: {report['verdict_rule']}"]
     if "wall_time_s" in report:
         lines.append(f"Wall time: {report['wall_time_s']:.0f} s")
@@ -360,6 +369,10 @@ class Lethality(Experiment):
         return format_report(results).splitlines()
 
     def plot(self, cfg: LethalityConfig, records: list[dict], results: dict):
+        if results.get("grid") == "curves":
+            from nsca.experiments.lethality_curves import curves_figure
+
+            return curves_figure(results)
         return plot_report(results)
 
     def extra_files(self, results: dict) -> dict[str, str]:

@@ -10,13 +10,10 @@ otherwise "no detectable difference".
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import numpy as np
-
-from nsca.utils.io import atomic_write_bytes
 
 _NAME = re.compile(r"^(?P<task>[^/]+)/d(?P<demos>\d+)/(?P<agent>[^/]+)$")
 COLORS = {"bc": "#7f7f7f", "none": "#1f77b4"}
@@ -81,6 +78,12 @@ def answer_lines(report: dict) -> list[str]:
 
 
 def plot_curves(path: str | Path, report: dict) -> None:
+    from nsca.experiments.protocol import save_figure
+
+    save_figure(curves_figure(report), Path(path))
+
+
+def curves_figure(report: dict):
     """One panel per task: success vs demos (log x) per agent, 95% bootstrap CIs as bands."""
     import matplotlib
 
@@ -113,7 +116,4 @@ def plot_curves(path: str | Path, report: dict) -> None:
     axes[0][0].set_ylabel("success (95% bootstrap CI)")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    return fig
