@@ -136,10 +136,12 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_ray_grid_matches_local_backend(cluster, tmp_path):
+def test_ray_grid_matches_local_backend(cluster, tmp_path, monkeypatch):
     cells = _cells(6)
     local = run_grid(FN, cells, tmp_path / "local", workers=1)
-    remote = run_grid(FN, cells, tmp_path / "ray", backend="ray", address=cluster)
+    monkeypatch.chdir(tmp_path)  # a relative output folder means the driver's, wherever the workers run
+    remote = run_grid(FN, cells, Path("ray"), backend="ray", address=cluster)
+    assert all((c.dir(tmp_path / "ray") / "executions.log").is_file() for c in cells)  # written by the workers
     assert _numbers(remote) == _numbers(local)
     pids = {r["metrics"]["pid"] for r in remote}
     assert os.getpid() not in pids and len(pids) >= 2  # the cluster's two workers ran them, not the driver

@@ -202,7 +202,8 @@ def _run_ray(fn_path: str, todo: list[Cell], root: Path, results: dict, bar: Any
     import ray
 
     remote = ray.remote(num_cpus=max(1, threads), max_retries=max_retries, retry_exceptions=False)(_ray_cell)
-    refs = {remote.remote(fn_path, c, str(root), threads): c for c in todo}
+    # Absolute: a worker on another node does not share the driver's working directory.
+    refs = {remote.remote(fn_path, c, str(root.resolve()), threads): c for c in todo}
     while refs:
         ready, _ = ray.wait(list(refs), num_returns=1)
         for ref in ready:
