@@ -126,7 +126,7 @@ def load_json(folder: Path, name: str = "results.json") -> dict:
         if not folder.is_dir():
             raise NotRun(f"not run (no folder {folder})")
         cells = sum(1 for _ in folder.rglob("metrics.json"))
-        if cells:
+        if cells or (folder / "config.json").is_file():  # a started grid
             raise Unfinished(f"unfinished: {cells} cell(s) done in {folder}, no {name} yet "
                              "(it is written when the grid completes; rerun the same command to resume)")
         raise NotRun(f"not run (no {name} in {folder})")
@@ -453,7 +453,10 @@ def success_table(lethality: dict | None, curves: dict | None, physion: dict | N
         rows.append([SEED_SUCCESS[0][0], expected, baseline, _pct(m, sd, len(t["prior_0.9"]["per_seed"]), "prior 0.9"),
                      _pct(b, bsd, len(t["none"]["per_seed"]), "none"), f"phase-0 default grid, {lethality['task']}{diff}"])
     else:
-        rows.append(_curves_row(SEED_SUCCESS[0], curves, 5))
+        row = _curves_row(SEED_SUCCESS[0], curves, 5)
+        if lethality and row[3] == "not run":
+            row[5] = f"the default grid has no prior_0.9 and none at 5 demos ({lethality.get('demos')} demos); " + row[5]
+        rows.append(row)
     rows.append(_curves_row(SEED_SUCCESS[1], curves, 100))
     # Physion: NSCA's readout accuracy, 'all' protocol (train on all scenarios, test per scenario).
     name, expected, baseline = SEED_SUCCESS[2]
