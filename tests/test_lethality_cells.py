@@ -14,8 +14,9 @@ PLANNER = {"horizon": 3, "samples": 32, "noise_std": 0.3, "temperature": 0.02, "
            "discount": 0.9, "iterations": 1}
 AGENT = {"prior": 0.9, "kind": "planner", "model": "learned", "reward": "learned", "hidden": 256, "lr": 0.001,
          "bc_steps": 2000, "bc_input_noise": 0.05, "world_model_steps": 2000, "reward_steps": 1000, "prior_lr": 0.01,
-         "corrections": 4, "correction_noise_m": 0.01, "objective": "reward", "reward_ensemble": 1, "pessimism": 1.0,
-         "planner": PLANNER}
+         "objective": "reward", "reward_ensemble": 1, "pessimism": 1.0, "planner": PLANNER}
+CORRECTIVE = {"prior": 0.9, "kind": "corrective", "hidden": 256, "lr": 0.001, "bc_steps": 2000, "bc_input_noise": 0.05,
+              "world_model_steps": 2000, "prior_lr": 0.01, "corrections": 4, "correction_noise_m": 0.003}
 
 
 def test_default_condition_cell_config_is_pinned():
@@ -34,7 +35,9 @@ def test_oracle_and_curve_cell_configs_are_pinned():
                    "agent": {**AGENT, "prior": None, "model": "sim", "reward": "true"}}
     corr = cell_config(LethalityConfig(), "corrective_0.9", 1, "push-v3", 10)
     assert corr == {"task": "push-v3", "seed": 1, "demos": 10, "eval_episodes": 50, "episode_steps": 300,
-                    "calibration_steps": 800, "agent": {**AGENT, "kind": "corrective"}}
+                    "calibration_steps": 800, "agent": CORRECTIVE}
+    bc = cell_config(LethalityConfig(), "bc", 0)
+    assert bc["agent"] == {"prior": None, "kind": "bc", "hidden": 256, "lr": 0.001, "bc_steps": 2000, "bc_input_noise": 0.05}
 
 
 def test_cell_names_are_pinned():

@@ -138,15 +138,32 @@ def parse_condition(name: str) -> dict:
     return {"kind": kind, "prior": parse_prior(base), "model": "learned", "reward": reward}
 
 
+# Agent fields each kind of agent never reads: left out of its cell config, so that changing a
+# planner setting does not invalidate the finished BC and corrective cells, and vice versa.
+_UNUSED_BY_KIND = {
+    "bc": ("model", "reward", "world_model_steps", "prior_lr", "corrections", "correction_noise_m",
+           "reward_steps", "objective", "reward_ensemble", "pessimism", "planner"),
+    "corrective": ("model", "reward", "reward_steps", "objective", "reward_ensemble", "pessimism", "planner"),
+    "planner": ("corrections", "correction_noise_m"),
+}
+
+
+def agent_cell_fields(agent: AgentConfig) -> dict:
+    """The agent fields a cell of this kind depends on (the rest stay at their defaults)."""
+    unused = _UNUSED_BY_KIND[agent.kind]
+    return {k: v for k, v in dataclasses.asdict(agent).items() if k not in unused}
+
+
 def cell_config(cfg: LethalityConfig, condition: str, seed: int, task: str | None = None, demos: int | None = None) -> dict:
-    """Everything a cell's numbers depend on (and nothing else: workers, paths are excluded):
-    the nested agent config with the condition's fields filled in, plus task, seed and budget."""
+    """Everything a cell's numbers depend on (and nothing else: workers, paths, fields its kind of
+    agent never reads are excluded): the nested agent config with the condition's fields filled
+    in, plus task, seed and budget."""
     agent = dataclasses.replace(cfg.agent, **parse_condition(condition))
     oracle = agent.kind == "planner" and (agent.model == "sim" or agent.reward == "true")
     return {
         "task": task or cfg.task, "seed": seed, "demos": demos or cfg.demos,
         "eval_episodes": cfg.sim_eval_episodes if oracle else cfg.eval_episodes, "episode_steps": cfg.episode_steps,
-        "calibration_steps": cfg.calibration_steps, "agent": dataclasses.asdict(agent),
+        "calibration_steps": cfg.calibration_steps, "agent": agent_cell_fields(agent),
     }
 
 
@@ -174,7 +191,7 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     t0 = time.time()
     demos = load_or_collect_demos(c["task"], c["seed"], c["demos"], env=env)
     constants = calibrated_constants(c["task"], c["calibration_steps"])
-    agent_cfg = from_dict(AgentConfig, c["agent"])
+    agent_cfg = from_dict(AgentConfig, c["agent"])  # omitted fields: their defaults, which this kind never reads
     needs_oracle = agent_cfg.kind == "planner" and (agent_cfg.model == "sim" or agent_cfg.reward == "true")
     agent = Phase0Agent(agent_cfg, seed=c["seed"], constants=constants, oracle=Oracle(env) if needs_oracle else None)
     init_weight = agent.world_model.prior_weight.item()

@@ -55,7 +55,7 @@ class AgentConfig:
     reward_steps: int = field(1000, "gradient steps for the learned reward model")
     prior_lr: float = field(RHO_LR, "rho's own learning rate (the project's one recipe: nsca.priors.adaptive.RHO_LR)")
     corrections: int = field(4, "corrective agent: perturbed copies per demo state")
-    correction_noise_m: float = field(0.01, "corrective agent: std of the hand perturbation (m)")
+    correction_noise_m: float = field(0.003, "corrective agent: std of the hand + set-point displacement (m)")
     objective: Literal["reward", "progress"] = field("reward", "what the reward model fits: demo reward or t/T")
     reward_ensemble: int = field(1, "reward models in the planner's ensemble (>1: score = mean - pessimism x std)")
     pessimism: float = field(1.0, "std penalty of the reward ensemble")
@@ -214,24 +214,28 @@ class Phase0Agent:
         return losses
 
     def _fit_corrective(self, d: dict, x: torch.Tensor, gen: torch.Generator) -> dict:
-        """Perturb each demo state's hand (and the set-point with it, as a displaced body would
-        be), ask the world model which action brings the hand back onto the demo's next hand
-        position (gradient descent on the action through the model), and re-fit BC on demos +
-        these corrections."""
+        """DART with model labels: displace each demo state the way a drifting policy does (hand
+        and commanded set-point together, so the efference copy is unchanged), ask the world model
+        which action puts the next set-point back onto the demo's next set-point (gradient descent
+        on the action through the model), and re-fit BC on demos + these corrections.
+
+        The set-point, not the hand, is the target: the arm is a second-order lag, so no single
+        action returns a displaced hand in one step (a hand target saturates every label), while
+        the set-point answers the action at once and the body then follows it."""
         s, s_next, a_demo, g = d["state"], d["next_state"], d["action"], d["goal"]
         k = self.cfg.corrections
         s_rep, nxt_rep, a_rep, g_rep = (t.repeat(k, 1) for t in (s, s_next, a_demo, g))
         noise = torch.randn(s_rep[:, HAND_POS].shape, generator=gen) * self.cfg.correction_noise_m
         pert = s_rep.clone()
-        pert[:, HAND_POS] = pert[:, HAND_POS] + noise
-        pert[:, TARGET] = pert[:, TARGET] - noise          # the set-point stays where it was commanded
+        pert[:, HAND_POS] = pert[:, HAND_POS] + noise      # TARGET = set-point - hand: unchanged
+        want = nxt_rep[:, HAND_POS] + nxt_rep[:, TARGET]   # the demo's next set-point
         act = a_rep.clone().requires_grad_(True)
         opt = torch.optim.Adam([act], lr=0.05)
         for p in self.world_model.parameters():
             p.requires_grad_(False)
         for _ in range(50):
             pred = self.world_model(pert, torch.cat([act[:, :3].clamp(-1, 1), a_rep[:, 3:]], 1))
-            loss = (pred[:, HAND_POS] - nxt_rep[:, HAND_POS]).pow(2).sum(1).mean()
+            loss = (pred[:, HAND_POS] + pred[:, TARGET] - want).pow(2).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
