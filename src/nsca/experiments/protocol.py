@@ -39,7 +39,7 @@ from nsca.config import field
 from nsca.errors import UsageError
 from nsca.runner import Cell, run_grid
 from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
-from nsca.utils.provenance import provenance
+from nsca.utils.provenance import provenance, read_run_config, write_run_config
 
 # Say where and how cells run, never what they compute: a rerun may change them freely.
 RUNTIME_FIELDS = ("workers", "out", "backend", "address")
@@ -126,12 +126,11 @@ class Experiment:
 
 def saved_config(out: Path) -> dict | None:
     """The config a run folder was started with (this layout, or the flat one lethality wrote before)."""
-    saved = read_json(out / "config.json")
-    if not isinstance(saved, dict):
-        return None
-    if isinstance(saved.get("config"), dict) and "provenance" in saved:
+    saved = read_run_config(out)
+    if saved is not None:
         return saved["config"]
-    return saved
+    flat = read_json(out / "config.json")
+    return flat if isinstance(flat, dict) else None
 
 
 def check_config_change(exp: Experiment, cfg: Any, out: Path) -> None:
@@ -153,7 +152,7 @@ def start_run(exp: Experiment, cfg: Any) -> Path:
     check_config_change(exp, cfg, out)
     out.mkdir(parents=True, exist_ok=True)
     config = json.loads(json.dumps(dataclasses.asdict(cfg)))  # plain lists, so YAML can hold it
-    atomic_write_json(out / "config.json", {"config": config, "provenance": provenance()})
+    write_run_config(out, config)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     return out
 

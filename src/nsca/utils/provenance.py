@@ -1,4 +1,9 @@
-"""What a run folder records about where its numbers came from."""
+"""What a run folder records about where its numbers came from, and its `config.json`.
+
+Every run folder (an experiment's, a training run's) holds `config.json` in one layout:
+`{"config": <the resolved config as a nested dict>, "provenance": provenance(), ...}`, plus any
+keys its readers need that the config alone does not give (a training run's model as built).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ import time
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
+
+from nsca.utils.io import atomic_write_json, read_json
 
 _PACKAGES = ("nsca", "torch", "numpy", "mujoco", "metaworld", "gymnasium", "pyarrow")
 
@@ -48,3 +56,17 @@ def provenance() -> dict:
         "packages": package_versions(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def write_run_config(folder: str | Path, config: dict, **extra: Any) -> None:
+    """Write `<folder>/config.json` in the one run-folder layout (atomically, strict JSON)."""
+    atomic_write_json(Path(folder) / "config.json", {"config": config, "provenance": provenance(), **extra})
+
+
+def read_run_config(folder: str | Path) -> dict | None:
+    """The parsed `<folder>/config.json` if it has the one layout; None if it is missing,
+    unreadable or of another layout (the caller decides whether an older layout is readable)."""
+    saved = read_json(Path(folder) / "config.json")
+    if isinstance(saved, dict) and isinstance(saved.get("config"), dict) and "provenance" in saved:
+        return saved
+    return None
