@@ -4,7 +4,6 @@ determinism, strict JSON, checkpoint loading and the official-format path with a
 import io
 import json
 import zlib
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -65,15 +64,19 @@ def test_eval_physion_end_to_end_is_deterministic_and_strict(tmp_path):
 
 
 def test_trained_checkpoint_loads_its_vision_path(tmp_path):
-    from nsca.model.config import preset
+    from nsca.config import from_dict
     from nsca.model.nsca import NSCAModel
+    from nsca.priors.innate import PhysicsConstants
+    from nsca.training.config import TrainConfig
+    from nsca.training.run_folder import write_config
 
-    cfg = preset("debug", modalities=("vision", "proprio"))
+    train_cfg = from_dict(TrainConfig, {"preset": "debug", "modalities": ["vision", "proprio"]})
+    cfg = train_cfg.model_config()
     torch.manual_seed(3)
     trained = NSCAModel(cfg)
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text(json.dumps({"model": asdict(cfg)}))
+    write_config(run, train_cfg, cfg, PhysicsConstants())  # the config.json `nsca train` writes
     torch.save(trained.state_dict(), run / "model.pt")
     loaded = P.load_nsca(run)
     for k, v in trained.state_dict().items():

@@ -68,8 +68,10 @@ def test_model_widths_from_the_cli_reach_the_model(tmp_path: Path) -> None:
     assert main(["train", *TINY, "--epochs", "1", "--model.latent-dim", "32", "--model.dynamics-hidden", "48",
                  "--run-dir", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "debug" / "config.json").read_text())
+    assert set(saved) == {"config", "provenance", "model", "physics_constants"}  # the one run-folder layout
+    assert saved["provenance"]["git_commit"] and saved["provenance"]["packages"]["torch"] == torch.__version__
     assert saved["model"]["latent_dim"] == 32 and saved["model"]["dynamics_hidden"] == 48
-    assert saved["train"]["model"]["latent_dim"] == 32
+    assert saved["config"]["model"]["latent_dim"] == 32 and saved["config"]["epochs"] == 1
     weights = torch.load(tmp_path / "debug" / "model.pt", weights_only=True)
     assert weights["fusion.transformer.layers.0.linear1.weight"].shape == (128, 32)  # debug fusion_ff, latent 32
 

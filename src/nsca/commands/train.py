@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 NAME = "train"
 HELP = "train the NSCA world model on babbling data (or a synthetic set with --preset debug)"
@@ -28,13 +26,12 @@ def resolve_config(args: argparse.Namespace):  # -> TrainConfig
     from nsca.config import resolve
     from nsca.training.config import TrainConfig
     from nsca.training.loop import run_path
+    from nsca.training.run_folder import read_run
 
     cfg = resolve(TrainConfig, args, args.config)
-    if args.resume:
-        saved = Path(run_path(cfg)) / "config.json"
-        if saved.is_file():
-            # The saved config is the base; the YAML/flags given now override it (e.g. more epochs).
-            cfg = resolve(TrainConfig, args, args.config, base=json.loads(saved.read_text())["train"])
+    if args.resume and (run_path(cfg) / "config.json").is_file():
+        # The saved config is the base; the YAML/flags given now override it (e.g. more epochs).
+        cfg = resolve(TrainConfig, args, args.config, base=read_run(run_path(cfg)).config)
     return cfg
 
 

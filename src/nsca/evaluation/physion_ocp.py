@@ -296,29 +296,17 @@ def load_nsca(path: str | Path) -> Any:
 
     The evaluations read frames only; the object-state parts (state encoder, physics head) are
     left at init, so a checkpoint stays readable when the object-state layout grows."""
-    from nsca.config import from_dict
-    from nsca.model.config import ModelConfig
     from nsca.model.nsca import NSCAModel
-    from nsca.training.checkpoint import load_checkpoint
+    from nsca.training.run_folder import load_weights, locate, read_run
 
-    p = Path(path)
-    if p.is_dir():
-        run = p
-        weights = p / "model.pt" if (p / "model.pt").is_file() else p / "checkpoints" / "last.pt"
-    else:
-        weights, run = p, p.parent.parent if p.parent.name == "checkpoints" else p.parent
-    cfg_file = run / "config.json"
-    if not cfg_file.is_file() or not weights.is_file():
+    run, weights = locate(path)
+    if not (run / "config.json").is_file() or not weights.is_file():
         raise UsageError(f"checkpoint {path}: expected a `nsca train` run folder (config.json and model.pt or checkpoints/last.pt)")
-    saved = json.loads(cfg_file.read_text())
-    model_cfg = from_dict(ModelConfig, {k: tuple(v) if isinstance(v, list) else v for k, v in saved["model"].items()})
-    if "vision" not in model_cfg.modalities:
+    saved = read_run(run)
+    if "vision" not in saved.model.modalities:
         raise UsageError(f"checkpoint {path} has no vision encoder; this evaluation reads frames")
-    model = NSCAModel(model_cfg)
-    if weights.name == "model.pt":
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    else:
-        state = load_checkpoint(weights)["model"]
+    model = NSCAModel(saved.model, saved.physics_constants)
+    state = load_weights(weights)
     own = model.state_dict()
     wanted = [k for k in own if k.startswith(VISION_PATH)]
     missing = [k for k in wanted if k not in state or state[k].shape != own[k].shape]
@@ -385,6 +373,9 @@ def run_physion_eval(cfg: PhysionEvalConfig, log: Callable[[str], None] = print)
 
     cfg.validate()
     out = ensure_writable_dir(cfg.out)
+    for ref in (cfg.checkpoint, cfg.checkpoint_noprior):
+        if ref:
+            load_nsca(ref)  # a bad run folder or checkpoint fails now (one line), not after the scenes
     torch.set_num_threads(cfg.threads)
     t_start = time.perf_counter()
     timing: dict[str, float] = {}

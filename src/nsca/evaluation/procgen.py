@@ -412,6 +412,10 @@ def run_procgen_eval(cfg: ProcgenEvalConfig, log: Callable[[str], None] = print)
 
     cfg.validate()
     out = ensure_writable_dir(cfg.out)
+    if cfg.checkpoint:
+        from nsca.evaluation.physion_ocp import load_nsca
+
+        load_nsca(cfg.checkpoint)  # a bad run folder or checkpoint fails now (one line), not in every cell
     ProcgenVec(cfg.games[0], 1, cfg.num_levels, 0, 0)  # fails early (one line) when procgen is missing
     not_run: dict[str, str] = {}
     encoders = []

@@ -1,6 +1,7 @@
 """`train(cfg)`: the world-model training loop behind `nsca train`.
 
-A run folder `<run_dir>/<run_name>/` holds config.json (resolved), provenance.json (seed,
+A run folder `<run_dir>/<run_name>/` holds config.json (`nsca.training.run_folder`: the resolved
+config, provenance, the model as built, the data's physics constants), provenance.json (seed,
 versions, commit, device), metrics.jsonl + tb/ (every step), checkpoints/last.pt (every
 `checkpoint_every` steps, each epoch end and on Ctrl-C), summary.json and loss_curve.png.
 A resumed run reloads model, optimiser, scaler, RNG and curiosity state and continues at the
@@ -25,6 +26,7 @@ import torch
 from nsca.errors import UsageError
 from nsca.model import NSCAModel
 from nsca.training import data as D
+from nsca.training import run_folder as RF
 from nsca.training.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from nsca.training.config import TrainConfig
 from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
@@ -107,21 +109,22 @@ def _ewc_penalty(cfg: TrainConfig, model: NSCAModel, fresh: bool, device: torch.
     """
     if not cfg.ewc_from:
         return None
-    from nsca.config import from_dict
     from nsca.learning.ewc import EWC, empirical_fisher
 
-    ckpt = Path(cfg.ewc_from)
-    ckpt = ckpt / "checkpoints" / "last.pt" if ckpt.is_dir() else ckpt
-    old_run = ckpt.parent.parent
-    if not (old_run / "config.json").is_file():
-        raise UsageError(f"ewc_from={cfg.ewc_from}: no run folder with config.json found there")
-    old_cfg = from_dict(TrainConfig, json.loads((old_run / "config.json").read_text())["train"])
-    ck = load_checkpoint(ckpt)
+    old_dir, weights = RF.locate(cfg.ewc_from, prefer="checkpoints/last.pt")
+    try:
+        old_run = RF.read_run(old_dir)
+    except UsageError as exc:
+        raise UsageError(f"ewc_from={cfg.ewc_from}: {exc}") from None
+    old_cfg = old_run.train_config()
+    state = RF.load_weights(weights)
     try:
         if fresh:
-            model.load_state_dict(ck["model"])
-        probe = type(model)(model.cfg, model.world_model.physics.constants).to(device)
-        probe.load_state_dict(ck["model"])
+            model.load_state_dict(state)
+        # The Fisher is measured on the earlier run's data, under that data's constants.
+        constants = old_run.physics_constants or model.world_model.physics.constants
+        probe = type(model)(model.cfg, constants).to(device)
+        probe.load_state_dict(state)
     except RuntimeError as exc:
         raise UsageError(f"ewc_from={cfg.ewc_from} holds a different model ({str(exc).splitlines()[0]})") from None
     old = D.open_source(old_cfg)
@@ -229,8 +232,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         sample = D.collate([train_set[i] for i in norm_idx.tolist()])
         if "next_state" in sample:
             model.set_normalization(sample["state"], sample["next_state"])
-        atomic_write_json(out / "config.json", {"train": asdict(cfg), "model": asdict(model_cfg),
-                                                  "physics_constants": asdict(model.world_model.physics.constants)})
+        RF.write_config(out, cfg, model_cfg, model.world_model.physics.constants)
     model.to(device)
     ewc = _ewc_penalty(cfg, model, not resume, device)
     atomic_write_json(
