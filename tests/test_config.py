@@ -53,3 +53,22 @@ def test_unknown_preset_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "nsca babble: error: unknown babble preset 'huge'; choose from default, debug, small"
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("suite", ["physion", "procgen"])
+def test_eval_suites_take_their_model_size_from_presets_yaml(suite, tmp_path, capsys, monkeypatch):
+    import nsca.config
+    from nsca.cli import main
+    from nsca.commands.eval import SUITES, _load
+
+    cls = _load(SUITES[suite].config)
+    for name in nsca.config.presets("model"):
+        assert from_dict(cls, {"preset": name}).preset == name
+    assert main(["eval", suite, "--preset", "huge", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "nsca eval: error: unknown model preset 'huge'; choose from default, debug, large"
+    assert not (tmp_path / "o").exists()
+    # A block added to presets.yaml is a valid name without touching the suite.
+    sections = {**nsca.config._preset_sections(), "model": {**nsca.config.presets("model"), "tiny": {"latent_dim": 32}}}
+    monkeypatch.setattr(nsca.config, "_preset_sections", lambda: sections)
+    assert from_dict(cls, {"preset": "tiny"}).preset == "tiny"

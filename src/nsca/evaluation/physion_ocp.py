@@ -38,9 +38,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from nsca.config import field
+from nsca.config import field, preset_block
 from nsca.envs import physion_scenes as PS
 from nsca.errors import UsageError
+from nsca.model.config import preset_names
 
 PROTOCOLS = ("only", "all", "all_but_one")
 MODELS = ("nsca", "nsca_noprior", "random_init", "physics_rollout")
@@ -68,7 +69,8 @@ class PhysionEvalConfig:
     dynamics_per_scenario: int = field(0, "dynamics-training trials per scenario (for training a model on the scenes; unused by the readout)")
     checkpoint: str | None = field(None, "NSCA run folder or checkpoint trained WITH the physics prior (model 'nsca')")
     checkpoint_noprior: str | None = field(None, "NSCA run folder or checkpoint trained with --prior none (model 'nsca_noprior')")
-    preset: Literal["debug", "default", "large"] = field("default", "architecture of random_init when no checkpoint gives one")
+    preset: str = field("default", "architecture of random_init when no checkpoint gives one: a block of presets.yaml's "
+                                   f"model section ({', '.join(preset_names())})")
     models: tuple[str, ...] = field(MODELS, "models to read out: nsca, nsca_noprior, random_init, physics_rollout")
     official_train: str | None = field(None, "official Physion readout-training HDF5 folder (instead of generated scenes)")
     official_test: str | None = field(None, "official Physion test folder (PhysionTest-Core mp4s + readout_labels.csv, or HDF5)")
@@ -80,6 +82,7 @@ class PhysionEvalConfig:
     threads: int = field(1, "torch threads for feature extraction")
 
     def validate(self) -> None:
+        preset_block("model", self.preset)  # an unknown name is a one-line error listing the blocks
         bad = [s for s in self.scenarios if s not in PS.SCENARIOS]
         if bad:
             hint = f" ({PS.LEFT_OUT[bad[0]]})" if bad[0] in PS.LEFT_OUT else ""

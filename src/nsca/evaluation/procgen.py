@@ -31,14 +31,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from nsca.config import field
+from nsca.config import field, preset_block
 from nsca.errors import UsageError
+from nsca.model.config import preset_names
 
 # train-procgen easy-mode normalisation constants (R_min, R_max), Procgen paper appendix.
 NORMALIZATION_EASY = {
@@ -80,12 +80,14 @@ class ProcgenEvalConfig:
     eval_episodes: int = field(64, "episodes on training levels and on unseen levels after training")
     eval_max_steps: int = field(20_000, "cap on env steps of each evaluation (per env)")
     checkpoint: str | None = field(None, "NSCA run folder or checkpoint whose vision encoder nsca / nsca_frozen use")
-    preset: Literal["debug", "default", "large"] = field("default", "architecture of nsca_random when no checkpoint gives one")
+    preset: str = field("default", "architecture of nsca_random when no checkpoint gives one: a block of presets.yaml's "
+                                   f"model section ({', '.join(preset_names())})")
     ppo: PPOConfig = field(PPOConfig(), "PPO hyper-parameters")
     device: str = field("cpu", "torch device (cpu, cuda)")
     threads: int = field(1, "torch threads")
 
     def validate(self) -> None:
+        preset_block("model", self.preset)  # an unknown name is a one-line error listing the blocks
         bad = [g for g in self.games if g not in NORMALIZATION_EASY]
         if bad:
             raise UsageError(f"unknown Procgen game {bad[0]!r}; choose from {', '.join(GAMES)}")
