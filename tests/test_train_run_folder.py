@@ -131,7 +131,7 @@ def test_corrupt_or_wrong_size_weights_are_one_line_exit_2(run: Path, tmp_path: 
     (corrupt / "model.pt").write_bytes(b"PK\x03\x04 truncated")
     (corrupt / "checkpoints" / "last.pt").write_bytes((run / "checkpoints" / "last.pt").read_bytes()[:2000])
     err = _one_line_exit_2(["eval", "physion", "--checkpoint", str(corrupt), "--out", str(tmp_path / "o")], capsys)
-    assert "model.pt are unreadable" in err
+    assert "model.pt is unreadable" in err
     err = _one_line_exit_2(["eval", "physion", "--checkpoint", str(corrupt / "checkpoints" / "last.pt"),
                             "--out", str(tmp_path / "o")], capsys)
     assert "last.pt is unreadable" in err

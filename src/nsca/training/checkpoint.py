@@ -37,12 +37,14 @@ def save_checkpoint(path: str | Path, **payload: Any) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, weights_only: bool = False) -> Any:
+    """A checkpoint (or, with weights_only, a bare state dict such as a run's model.pt); a missing
+    or unreadable file is a one-line UsageError."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"checkpoint not found: {path}")
     try:
-        # Our own files: they hold RNG states and the curiosity tracker, which weights_only rejects.
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # Our own checkpoints hold RNG states and the curiosity tracker, which weights_only rejects.
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
     except (RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise UsageError(f"checkpoint {path} is unreadable ({str(exc).splitlines()[0]})") from None

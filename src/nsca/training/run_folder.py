@@ -15,7 +15,6 @@ also reads the layout `nsca train` wrote before (see `read_run`).
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -96,19 +95,12 @@ def locate(path: str | Path, prefer: str = "model.pt") -> tuple[Path, Path]:
 
 def load_weights(path: Path) -> dict[str, Any]:
     """The model state dict of model.pt (a bare state dict) or of a checkpoint (its "model");
-    an unreadable file is a one-line UsageError."""
+    a missing or unreadable file is a one-line UsageError."""
     from nsca.training.checkpoint import load_checkpoint
 
-    if path.name != "model.pt":
-        ck = load_checkpoint(path)
-        if not isinstance(ck, dict) or "model" not in ck:
-            raise UsageError(f"checkpoint {path} holds no model weights")
-        return ck["model"]
-    if not path.is_file():
-        raise UsageError(f"weights not found: {path}")
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise UsageError(f"weights {path} are unreadable ({str(exc).splitlines()[0]})") from None
+    if path.name == "model.pt":
+        return load_checkpoint(path, weights_only=True)
+    ck = load_checkpoint(path)
+    if not isinstance(ck, dict) or "model" not in ck:
+        raise UsageError(f"checkpoint {path} holds no model weights")
+    return ck["model"]
