@@ -37,7 +37,7 @@ def test_a_rule_that_only_asks_to_leave_the_tv_would_pass_the_wall_starer(tmp_pa
 
 
 def test_same_seed_same_numbers_and_the_controls_fail_for_their_own_reason():
-    cfg = dict(NoisyTVConfig(steps=150).__dict__)
+    cfg = NoisyTVConfig(steps=150)
     a, b = run_episode(cfg, 3, "naive"), run_episode(cfg, 3, "naive")
     assert a["choices"] == b["choices"] and a["errors"] == b["errors"]
     assert a["tv_share_after_first_visits"] > 0.5 and not a["leaves_tv"] and not a["passes_rule"]

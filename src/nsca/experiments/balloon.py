@@ -105,9 +105,7 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
     from nsca.utils.metrics import MetricsLogger
     from nsca.utils.seeding import seed_everything
 
-    cfg_dict = dict(config)
-    seed, condition = cfg_dict.pop("seed"), cfg_dict.pop("condition")
-    cfg = BalloonConfig(**cfg_dict)
+    cfg, seed, condition = SanityCheck.cell_parts(BalloonConfig, config)
     seed_everything(seed)
     # Same seed -> same layouts and hand motions in both worlds; only gravcomp differs.
     data = collect_transitions(condition == "balloon", cfg.episodes, cfg.episode_steps, seed, cfg.n_balls)

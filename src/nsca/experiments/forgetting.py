@@ -143,9 +143,7 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
     from nsca.learning.ewc import EWC
     from nsca.utils.seeding import seed_everything
 
-    cfg_dict = dict(config)
-    seed, condition = cfg_dict.pop("seed"), cfg_dict.pop("condition")
-    cfg = ForgettingConfig(**cfg_dict)
+    cfg, seed, condition = SanityCheck.cell_parts(ForgettingConfig, config)
     seed_everything(seed)
     env_a, env_b = MetaWorldTask(cfg.task_a), MetaWorldTask(cfg.task_b)
     xa, aa = demo_tensors(load_or_collect_demos(cfg.task_a, seed, cfg.demos, env=env_a), 0)

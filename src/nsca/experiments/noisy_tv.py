@@ -85,11 +85,10 @@ def make_agent(condition: str, n_sources: int, cfg: NoisyTVConfig):
     return CURIOSITY[condition](n_sources, window=cfg.window)
 
 
-def run_episode(cfg: dict, seed: int, condition: str) -> dict:
+def run_episode(c: NoisyTVConfig, seed: int, condition: str) -> dict:
     """One agent, one seed: the attended source at every step and the final per-source state."""
     from nsca.envs.noisy_tv import TV, WALL, NoisyTVWorld, RLSForwardModel
 
-    c = NoisyTVConfig(**cfg)
     rng = np.random.default_rng(seed)
     world = NoisyTVWorld(rng, n_objects=c.n_objects, obs_dim=c.obs_dim, drift=c.drift)
     k_sources = world.n_sources
@@ -159,9 +158,7 @@ def off_step(on_tv: np.ndarray, window: int, max_share: float) -> int | None:
 
 
 def run_cell(config: dict, cell_dir: Path) -> dict:
-    cfg = dict(config)
-    seed, condition = cfg.pop("seed"), cfg.pop("condition")
-    return run_episode(cfg, seed, condition)
+    return run_episode(*SanityCheck.cell_parts(NoisyTVConfig, config))
 
 
 def rolling_share(on_tv: np.ndarray, window: int) -> np.ndarray:

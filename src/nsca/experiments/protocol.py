@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import yaml
@@ -45,6 +45,7 @@ from nsca.utils.provenance import provenance, read_run_config, write_run_config
 RUNTIME_FIELDS = ("workers", "out", "backend", "address")
 # All the run fields; none of them is part of a cell's config.
 RUN_FIELDS = ("n_seeds", *RUNTIME_FIELDS)
+C = TypeVar("C")
 
 
 def seeds_field(default: int) -> Any:
@@ -231,6 +232,14 @@ class SanityCheck(Experiment):
     def cells(self, cfg: Any) -> list[Cell]:
         fields = experiment_fields(cfg)
         return [Cell(c, s, {**fields, "seed": s, "condition": c}) for c in self.conditions for s in range(cfg.n_seeds)]
+
+    @staticmethod
+    def cell_parts(config_cls: type[C], config: dict) -> tuple[C, int, str]:
+        """A cell's config as `cells` builds it, back as (the config dataclass, seed, condition);
+        the run fields, which no cell reads, are at their defaults."""
+        fields = dict(config)
+        seed, condition = fields.pop("seed"), fields.pop("condition")
+        return config_cls(**fields), seed, condition
 
     def judge(self, cfg: Any, by: dict[str, list[dict]], records: list[dict]) -> Verdict:
         """The verdict from the metrics per condition (`by`, in seed order) and the raw records."""
