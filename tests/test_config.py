@@ -59,9 +59,9 @@ def test_unknown_preset_is_one_line_exit_2(tmp_path, capsys):
 def test_eval_suites_take_their_model_size_from_presets_yaml(suite, tmp_path, capsys, monkeypatch):
     import nsca.config
     from nsca.cli import main
-    from nsca.commands.eval import SUITES, _load
+    from nsca.commands.eval import experiment
 
-    cls = _load(SUITES[suite].config)
+    cls = experiment(suite).config
     for name in nsca.config.presets("model"):
         assert from_dict(cls, {"preset": name}).preset == name
     assert main(["eval", suite, "--preset", "huge", "--out", str(tmp_path / "o")]) == 2

@@ -58,9 +58,36 @@ def test_eval_physion_end_to_end_is_deterministic_and_strict(tmp_path):
     assert a["results"]["random_init"]["feature_dim"] == 4 * 64  # debug latent x 4 points
     assert set(a["not_run"]) == set()
     assert a["references"]["human_accuracy"]["roll"] == 0.87
-    for name in ("results.csv", "report.md", "accuracy.png"):
+    for name in ("results.csv", "report.txt", "accuracy.png"):
         assert (tmp_path / "a" / name).stat().st_size > 0
-    assert "human (Physion)" in (tmp_path / "a" / "report.md").read_text()
+    assert "human (Physion)" in (tmp_path / "a" / "report.txt").read_text()
+    # The one run-folder layout: config.json {config, provenance}, a cell per (model, seed).
+    saved = _strict_json(tmp_path / "a" / "config.json")
+    assert set(saved) >= {"config", "provenance"} and saved["config"]["n_seeds"] == 1
+    assert (tmp_path / "a" / "random_init" / "0" / "metrics.json").is_file()
+    assert a["experiment"] == "physion" and a["files"] == ["results.json", "report.txt", "results.csv", "accuracy.png"]
+
+
+def test_eval_physion_refuses_another_config_and_extends_with_more_seeds(tmp_path, capsys):
+    scenes, out = tmp_path / "scenes", tmp_path / "a"
+    base = ["eval", "physion", "--scenarios", "collide", "--readout-per-scenario", "4", "--test-per-scenario", "4",
+            "--preset", "debug", "--models", "random_init", "--data", str(scenes), "--out", str(out)]
+    assert main(base) == 0
+    one = _strict_json(out / "results.json")
+    stamp = (out / "random_init" / "0" / "metrics.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main([*base, "--test-per-scenario", "6"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds a physion run with a different config (differs in: test_per_scenario)" in err
+    assert len(err.splitlines()) == 1
+    assert main([*base, "--seeds", "2"]) == 0  # more readout seeds extend the run; seed 0's cell is reused
+    two = _strict_json(out / "results.json")
+    assert (out / "random_init" / "0" / "metrics.json").stat().st_mtime_ns == stamp
+    assert (out / "random_init" / "1" / "metrics.json").is_file()
+    ri = two["results"]["random_init"]
+    assert {k: ri[k] for k in P.PROTOCOLS} == {k: one["results"]["random_init"][k] for k in P.PROTOCOLS}
+    seeds = ri["over_seeds"]["all"]
+    assert seeds["n"] == 2 and seeds["per_seed"][0] == ri["all"]["mean"]["accuracy"]
 
 
 def test_trained_checkpoint_loads_its_vision_path(tmp_path):
@@ -130,9 +157,12 @@ def test_official_format_path_skips_and_counts_corrupt_files(tmp_path, capsys):
     (["--models", "dpi"], "unknown model 'dpi'"),
     (["--test-per-scenario", "5"], "test_per_scenario=5 must be an even number"),
     (["--official-train", "/nowhere"], "official_train and official_test go together"),
+    (["--official-train", "/nowhere", "--official-test", "/nowhere"], "no Physion folder at /nowhere"),
+    (["--models", "nsca"], "no model can be read out: nsca: no --checkpoint given"),
+    (["--seeds", "0"], "--n-seeds must be at least 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, bad, message):
     assert main(["eval", "physion", *bad, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "o" / "results.json").exists()
+    assert not (tmp_path / "o").exists()

@@ -1,70 +1,42 @@
 """`nsca eval SUITE`: phase-7 evaluations (physion, procgen; metaworld-ml10 plugs in the same way).
 
-Each suite is one entry of SUITES: its help line, its typed config class (fields become flags),
-the function that runs it and the one that formats its report. Adding a suite is one entry.
+Each suite is an experiment run by the one driver (nsca.experiments.protocol): the same run flags
+as every experiment (--seeds, --out, --workers, --backend, --address, --config) plus the suite's
+own, and the same run folder (config.json, the cells, results.json, report.txt, its plot). A suite
+is registered with one line in SUITES: its name -> the module whose EXPERIMENT runs it.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import importlib
 
 NAME = "eval"
 HELP = "phase 7: evaluation suites (physion, procgen)"
 
-
-@dataclass(frozen=True)
-class Suite:
-    help: str
-    config: str      # "module:Class" of the typed config
-    run: str         # "module:function(cfg) -> report"
-    report: str      # "module:function(report) -> str"
-
-
-SUITES: dict[str, Suite] = {
-    "physion": Suite(
-        "Physion object-contact prediction: logistic readout on frozen features (generated MuJoCo scenes or official files)",
-        "nsca.evaluation.physion_ocp:PhysionEvalConfig",
-        "nsca.evaluation.physion_ocp:run_physion_eval",
-        "nsca.evaluation.physion_ocp:format_report",
-    ),
-    "procgen": Suite(
-        "Procgen generalisation: PPO + IMPALA-CNN, random-init vs NSCA vision encoder, easy mode, 200 train levels",
-        "nsca.evaluation.procgen:ProcgenEvalConfig",
-        "nsca.evaluation.procgen:run_procgen_eval",
-        "nsca.evaluation.procgen:format_report",
-    ),
+SUITES = {
+    "physion": "nsca.evaluation.physion_ocp",
+    "procgen": "nsca.evaluation.procgen",
 }
 
 
-def _load(path: str) -> Any:
-    import importlib
-
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
+def experiment(suite: str):
+    return importlib.import_module(SUITES[suite]).EXPERIMENT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from nsca.cli import OneLineParser
-    from nsca.config import add_dataclass_arguments
+    from nsca.experiments import protocol
 
     sub = parser.add_subparsers(dest="suite", metavar="SUITE", parser_class=OneLineParser)
     sub.required = True
-    for name, suite in SUITES.items():
-        p = sub.add_parser(name, help=suite.help, description=suite.help)
-        p.add_argument("--config", help="YAML file with the suite's config fields (flags override it)")
-        add_dataclass_arguments(p, _load(suite.config))
+    for name in SUITES:
+        exp = experiment(name)
+        p = sub.add_parser(name, help=exp.help, description=exp.help)
+        protocol.add_arguments(p, exp)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nsca.config import resolve
+    from nsca.experiments import protocol
 
-    suite = SUITES[args.suite]
-    cfg = resolve(_load(suite.config), args, args.config)
-    runner: Callable[[Any], dict] = _load(suite.run)
-    report = runner(cfg)
-    print(_load(suite.report)(report))
-    print(f"\nresults: {cfg.out}/results.json and report.md (see the suite's docs for the rest)")
-    return 0
+    return protocol.run_command(experiment(args.suite), args)

@@ -30,7 +30,6 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +40,9 @@ import torch
 from nsca.config import field, preset_block
 from nsca.envs import physion_scenes as PS
 from nsca.errors import UsageError
+from nsca.experiments.protocol import Experiment, RunConfig, experiment_fields, out_field
 from nsca.model.config import preset_names
+from nsca.runner import Cell
 
 PROTOCOLS = ("only", "all", "all_but_one")
 MODELS = ("nsca", "nsca_noprior", "random_init", "physics_rollout")
@@ -60,8 +61,13 @@ ZERO_SHOT_GAP_M = 0.005
 
 
 @dataclass(frozen=True)
-class PhysionEvalConfig:
-    out: str = field("runs/eval/physion", "output folder (results.json, results.csv, report.md, accuracy.png)")
+class PhysionEvalConfig(RunConfig):
+    """The suite's fields plus the run fields every experiment has (`--out`, `--workers`,
+    `--backend`, `--address`; `--seeds N`: readout seeds `seed .. seed+N-1`)."""
+
+    n_seeds: int = field(1, "readout seeds per model: seed, seed+1, .. (random init, CV folds, bootstrap); "
+                            "results show the first, and the spread over all when N > 1", flags=("--seeds", "--n-seeds"))
+    out: str = out_field("runs/eval/physion")
     data: str = field("", "folder of generated scenes (default: <out>/scenes); reused and extended if present")
     scenarios: tuple[str, ...] = field(PS.SCENARIOS, "scenarios to generate and read out")
     readout_per_scenario: int = field(40, "readout-training trials per scenario (even: labels are balanced)")
@@ -82,6 +88,7 @@ class PhysionEvalConfig:
     threads: int = field(1, "torch threads for feature extraction")
 
     def validate(self) -> None:
+        super().validate()
         preset_block("model", self.preset)  # an unknown name is a one-line error listing the blocks
         bad = [s for s in self.scenarios if s not in PS.SCENARIOS]
         if bad:
@@ -369,119 +376,209 @@ def _strict(obj: Any) -> Any:
     return obj
 
 
-def run_physion_eval(cfg: PhysionEvalConfig, log: Callable[[str], None] = print) -> dict:
-    from nsca.utils.io import atomic_write_text, ensure_writable_dir
-    from nsca.utils.provenance import provenance
-    from nsca.utils.seeding import seed_everything
+def observe_seconds(cfg: PhysionEvalConfig) -> float:
+    return cfg.observe_s or (1.5 if cfg.official_train else PS.OBSERVE_S)
 
-    cfg.validate()
-    out = ensure_writable_dir(cfg.out)
-    for ref in (cfg.checkpoint, cfg.checkpoint_noprior):
-        if ref:
-            load_nsca(ref)  # a bad run folder or checkpoint fails now (one line), not after the scenes
-    torch.set_num_threads(cfg.threads)
-    t_start = time.perf_counter()
-    timing: dict[str, float] = {}
-    official = bool(cfg.official_train)
-    observe_s = cfg.observe_s or (1.5 if official else PS.OBSERVE_S)
-    if official:
-        for p in (cfg.official_train, cfg.official_test):
-            if not Path(p).is_dir():
-                raise UsageError(f"no Physion folder at {p}")
+
+def scenes_folder(cfg: PhysionEvalConfig) -> Path:
+    """Where the generated scenes are (and are generated): --data, else <out>/scenes."""
+    return Path(cfg.data) if cfg.data else Path(cfg.out) / "scenes"
+
+
+def load_sets(cfg: PhysionEvalConfig) -> tuple[ClipSet, ClipSet, int]:
+    """The readout-training and test clips (official files, or the scenes in `cfg.data`) and their fps."""
+    observe_s = observe_seconds(cfg)
+    if cfg.official_train:
         fps = cfg.official_fps
         train = _load_clips(Path(cfg.official_train), "hdf5", fps, observe_s, cfg.scenarios)
         test = _load_clips(Path(cfg.official_test), cfg.official_test_layout, fps, observe_s, cfg.scenarios)
-        source = {"kind": "official", "train": cfg.official_train, "test": cfg.official_test}
+        return train, test, fps
+    data = Path(cfg.data)
+    train = _load_clips(data / "readout_training", "hdf5", PS.FPS, observe_s, cfg.scenarios)
+    test = _load_clips(data / "test", "hdf5", PS.FPS, observe_s, cfg.scenarios)
+    return train, test, PS.FPS
+
+
+def not_run(cfg: PhysionEvalConfig) -> dict[str, str]:
+    """Models asked for that cannot run with this config, and why."""
+    why = {}
+    for name in cfg.models:
+        if name == "physics_rollout" and cfg.official_train:
+            why[name] = "official files carry no NSCA object states"
+        elif name == "nsca" and not cfg.checkpoint:
+            why[name] = "no --checkpoint given (a `nsca train` run with the prior)"
+        elif name == "nsca_noprior" and not cfg.checkpoint_noprior:
+            why[name] = "no --checkpoint-noprior given (a `nsca train --prior none` run)"
+    return why
+
+
+def cell_parts(config: dict) -> tuple[PhysionEvalConfig, str]:
+    """A cell's config as `Physion.cells` builds it, back as (the config with the cell's seed and
+    scenes folder, model); the run fields, which no cell reads, are at their defaults."""
+    from nsca.config import from_dict
+
+    fields = dict(config)
+    model = fields.pop("model")
+    return from_dict(PhysionEvalConfig, fields), model
+
+
+def run_cell(config: dict, cell_dir: Path) -> dict:
+    """One (model, readout seed): decode the clips, extract the model's features, fit the readouts."""
+    from nsca.utils.seeding import seed_everything
+
+    cfg, name = cell_parts(config)
+    torch.set_num_threads(cfg.threads)
+    observe_s = observe_seconds(cfg)
+    t0 = time.perf_counter()
+    train, test, fps = load_sets(cfg)
+    decode_s = time.perf_counter() - t0
+    scenarios = [s for s in cfg.scenarios if (test.scenarios == s).any()]
+    seed_everything(cfg.seed)
+    t0 = time.perf_counter()
+    if name == "physics_rollout":
+        obs = int(round(observe_s * fps))
+        ftr = physics_rollout_features(rollout_inputs(train.files, obs))
+        fte = physics_rollout_features(rollout_inputs(test.files, obs))
+        res = run_protocols(ftr, train.labels, train.scenarios, fte, test.labels, test.scenarios, scenarios, cfg.seed)
+        zero = (fte[:, 0] <= ZERO_SHOT_GAP_M).astype(np.int64) == test.labels
+        res["constants"] = dataclasses.asdict(rollout_constants())
+        res["zero_shot"] = {"per_scenario": {s: _accuracy_block(zero[test.scenarios == s], cfg.seed) for s in scenarios},
+                            "mean": _accuracy_block(zero, cfg.seed)}
     else:
-        data = Path(cfg.data) if cfg.data else out / "scenes"
+        model = _model_for(name, cfg)
+        ftr, fte = nsca_features(model, train.frames), nsca_features(model, test.frames)
+        res = run_protocols(ftr, train.labels, train.scenarios, fte, test.labels, test.scenarios, scenarios, cfg.seed)
+    res["feature_dim"] = int(ftr.shape[1])
+    res["extract_and_fit_s"] = time.perf_counter() - t0
+    res["clips_per_s"] = (len(ftr) + len(fte)) / max(res["extract_and_fit_s"], 1e-9)
+    return _strict({
+        "model": name, "seed": cfg.seed, "result": res, "scenarios": scenarios, "decode_s": decode_s,
+        "counts": {"readout_training": int(len(train.labels)), "test": int(len(test.labels)),
+                   "test_contact_rate": float(test.labels.mean())},
+        "skipped": {k: {"n": len(v), "first": v[0]} for k, v in _merge_skipped(train, test).items()},
+    })
+
+
+def _merge_skipped(*sets: ClipSet) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for kind in sorted({k for s in sets for k in s.skipped}):
+        out[kind] = [e for s in sets for e in s.skipped.get(kind, [])]
+    return out
+
+
+class Physion(Experiment):
+    """One pass: the scenes are generated once (`prepare`), then one cell per (model, readout
+    seed) decodes them, extracts that model's frozen features and fits the readouts."""
+
+    name = "physion"
+    help = ("Physion object-contact prediction: logistic readout on frozen features "
+            "(generated MuJoCo scenes or official files)")
+    config = PhysionEvalConfig
+    grid_fields = ("models",)
+    plot_name = "accuracy.png"
+
+    def check(self, cfg: PhysionEvalConfig) -> None:
+        cfg.validate()
+        for ref in (cfg.checkpoint, cfg.checkpoint_noprior):
+            if ref:
+                load_nsca(ref)  # a bad run folder or checkpoint fails now (one line), not after the scenes
+        if cfg.official_train:
+            for p in (cfg.official_train, cfg.official_test):
+                if not Path(p).is_dir():
+                    raise UsageError(f"no Physion folder at {p}")
+        skip = not_run(cfg)
+        if all(m in skip for m in cfg.models):
+            raise UsageError("no model can be read out: " + "; ".join(f"{m}: {why}" for m, why in skip.items()))
+
+    def cells(self, cfg: PhysionEvalConfig) -> list[Cell]:
+        # as metrics.json stores it (lists, not tuples), so a rerun finds its finished cells
+        fields = json.loads(json.dumps(experiment_fields(cfg)))
+        fields["data"] = "" if cfg.official_train else str(scenes_folder(cfg))
+        skip = not_run(cfg)
+        return [Cell(m, cfg.seed + i, {**fields, "seed": cfg.seed + i, "model": m})
+                for m in cfg.models if m not in skip for i in range(cfg.n_seeds)]
+
+    def threads_per_worker(self, cfg: PhysionEvalConfig) -> int:
+        return cfg.threads
+
+    def prepare(self, cfg: PhysionEvalConfig, out: Path) -> dict:
+        """Generate (or extend) the scenes every cell reads; nothing to do for official files."""
+        if cfg.official_train:
+            return {"source": {"kind": "official", "train": cfg.official_train, "test": cfg.official_test}}
+        data = scenes_folder(cfg)
         t0 = time.perf_counter()
         gen = {}
         for split, n in (("readout_training", cfg.readout_per_scenario), ("test", cfg.test_per_scenario),
                          ("dynamics_training", cfg.dynamics_per_scenario)):
             if n:
-                gen[split] = PS.generate_split(data, split, n, tuple(cfg.scenarios), observe_s=observe_s, log=log)
-        timing["generate_s"] = time.perf_counter() - t0
-        fps = PS.FPS
-        t0 = time.perf_counter()
-        train = _load_clips(data / "readout_training", "hdf5", fps, observe_s, cfg.scenarios)
-        test = _load_clips(data / "test", "hdf5", fps, observe_s, cfg.scenarios)
-        timing["decode_s"] = time.perf_counter() - t0
-        source = {"kind": "generated", "folder": str(data), "generation": gen,
-                  "note": "NSCA's MuJoCo scenes in Physion's protocol, not the official Physion stimuli"}
-    skipped = {k: len(v) for s in (train, test) for k, v in s.skipped.items()}
-    for kind in sorted({k for s in (train, test) for k in s.skipped}):
-        examples = [e for s in (train, test) for e in s.skipped.get(kind, [])]
-        log(f"skipped {len(examples)} trial(s): {kind} (first: {examples[0]})")
-    scenarios = [s for s in cfg.scenarios if (test.scenarios == s).any()]
+                gen[split] = PS.generate_split(data, split, n, tuple(cfg.scenarios), observe_s=observe_seconds(cfg),
+                                               log=print)
+        return {"source": {"kind": "generated", "folder": str(data), "generation": gen,
+                           "generate_s": time.perf_counter() - t0,
+                           "note": "NSCA's MuJoCo scenes in Physion's protocol, not the official Physion stimuli"}}
 
-    results: dict = {}
-    not_run: dict[str, str] = {}
-    for name in cfg.models:
-        seed_everything(cfg.seed)
-        t0 = time.perf_counter()
-        if name == "physics_rollout":
-            if official:
-                not_run[name] = "official files carry no NSCA object states"
-                continue
-            obs = int(round(observe_s * fps))
-            ftr = physics_rollout_features(rollout_inputs(train.files, obs))
-            fte = physics_rollout_features(rollout_inputs(test.files, obs))
-            res = run_protocols(ftr, train.labels, train.scenarios, fte, test.labels, test.scenarios, scenarios, cfg.seed)
-            zero = (fte[:, 0] <= ZERO_SHOT_GAP_M).astype(np.int64) == test.labels
-            res["constants"] = dataclasses.asdict(rollout_constants())
-            res["zero_shot"] = {"per_scenario": {s: _accuracy_block(zero[test.scenarios == s], cfg.seed) for s in scenarios},
-                                "mean": _accuracy_block(zero, cfg.seed)}
-        else:
-            model = _model_for(name, cfg, not_run)
-            if model is None:
-                continue
-            ftr, fte = nsca_features(model, train.frames), nsca_features(model, test.frames)
-            res = run_protocols(ftr, train.labels, train.scenarios, fte, test.labels, test.scenarios, scenarios, cfg.seed)
-        res["feature_dim"] = int(ftr.shape[1])
-        res["extract_and_fit_s"] = time.perf_counter() - t0
-        res["clips_per_s"] = (len(ftr) + len(fte)) / max(res["extract_and_fit_s"], 1e-9)
-        results[name] = res
-        log(f"{name}: mean accuracy (all) {res['all']['mean']['accuracy']:.3f}, (only) {res['only']['mean']['accuracy']:.3f}")
-    for name, why in not_run.items():
-        log(f"{name}: not run ({why})")
-    timing["total_s"] = time.perf_counter() - t_start
-    report = {
-        "config": dataclasses.asdict(cfg),
-        "observe_s": observe_s,
-        "source": source,
-        "counts": {"readout_training": int(len(train.labels)), "test": int(len(test.labels)),
-                   "test_contact_rate": float(test.labels.mean())},
-        "skipped": skipped,
-        "scenarios": scenarios,
-        "left_out": PS.LEFT_OUT,
-        "results": results,
-        "not_run": not_run,
-        "references": {"human_accuracy": HUMAN_ACCURACY, "human_mean": HUMAN_MEAN, "models": MODEL_REFERENCES,
-                       "source": "Physion repository (results/csv/summary/human_accuracy_by_scenario.csv); quoted, not re-downloaded"},
-        "timing_s": timing,
-        "provenance": provenance(),
-    }
-    report = _strict(report)
-    atomic_write_text(out / "results.json", json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    atomic_write_text(out / "results.csv", _csv(report))
-    atomic_write_text(out / "report.md", format_report(report) + "\n")
-    _plot(report, out / "accuracy.png")
-    return report
+    def summarize(self, cfg: PhysionEvalConfig, records: list[dict]) -> dict:
+        from nsca.stats import summarize
+
+        first = records[0]["metrics"]  # every cell reads the same clips
+        results: dict = {}
+        for r in records:
+            m = r["metrics"]
+            if m["seed"] == cfg.seed:
+                results[m["model"]] = m["result"]
+        if cfg.n_seeds > 1:
+            for name in results:
+                runs = [r["metrics"]["result"] for r in records if r["metrics"]["model"] == name]
+                over = {}
+                for protocol in PROTOCOLS:
+                    accs = [x[protocol]["mean"]["accuracy"] for x in runs if x[protocol]["mean"] is not None]
+                    if accs:
+                        over[protocol] = {"per_seed": accs, **summarize(accs, seed=0)}
+                results[name]["over_seeds"] = over
+        return _strict({
+            "observe_s": observe_seconds(cfg),
+            "counts": first["counts"],
+            "skipped": {k: v["n"] for k, v in first["skipped"].items()},
+            "skipped_first": {k: v["first"] for k, v in first["skipped"].items()},
+            "scenarios": first["scenarios"],
+            "left_out": PS.LEFT_OUT,
+            "results": results,
+            "not_run": not_run(cfg),
+            "references": {"human_accuracy": HUMAN_ACCURACY, "human_mean": HUMAN_MEAN, "models": MODEL_REFERENCES,
+                           "source": "Physion repository (results/csv/summary/human_accuracy_by_scenario.csv); "
+                                     "quoted, not re-downloaded"},
+            "timing_s": {"decode_s": first["decode_s"]},
+        })
+
+    def report_lines(self, results: dict) -> list[str]:
+        lines = [f"skipped {n} trial(s): {kind} (first: {results.get('skipped_first', {}).get(kind, '?')})"
+                 for kind, n in results["skipped"].items()]
+        return lines + format_report(results).splitlines()
+
+    def plot(self, cfg: PhysionEvalConfig, records: list[dict], results: dict):
+        return accuracy_figure(results)
+
+    def extra_files(self, results: dict) -> dict[str, str]:
+        return {"results.csv": _csv(results)}
 
 
-def _model_for(name: str, cfg: PhysionEvalConfig, not_run: dict[str, str]) -> Any:
+EXPERIMENT = Physion()
+
+
+def run_physion_eval(cfg: PhysionEvalConfig) -> dict:
+    """The suite through the one experiment driver (start-run, scenes, the cells, finish-run)."""
+    from nsca.experiments.protocol import run_experiment
+
+    return run_experiment(EXPERIMENT, cfg)
+
+
+def _model_for(name: str, cfg: PhysionEvalConfig) -> Any:
     from nsca.model.config import preset
     from nsca.model.nsca import NSCAModel
 
     if name == "nsca":
-        if not cfg.checkpoint:
-            not_run[name] = "no --checkpoint given (a `nsca train` run with the prior)"
-            return None
         return load_nsca(cfg.checkpoint)
     if name == "nsca_noprior":
-        if not cfg.checkpoint_noprior:
-            not_run[name] = "no --checkpoint-noprior given (a `nsca train --prior none` run)"
-            return None
         return load_nsca(cfg.checkpoint_noprior)
     # random_init: the architecture of the trained model when there is one, else the preset.
     ref = cfg.checkpoint or cfg.checkpoint_noprior
@@ -533,10 +630,8 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def accuracy_figure(report: dict):
+    """Accuracy per scenario under the 'all' protocol, one bar per model, human accuracy beside."""
     import matplotlib.pyplot as plt
 
     scen = report["scenarios"]
@@ -553,6 +648,4 @@ def _plot(report: dict, path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.set_ylabel("OCP accuracy")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

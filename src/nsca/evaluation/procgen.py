@@ -24,7 +24,6 @@ with --no-deps (docs/procgen.md) so it does not downgrade numpy.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -38,7 +37,9 @@ from torch import nn
 
 from nsca.config import field, preset_block
 from nsca.errors import UsageError
+from nsca.experiments.protocol import Experiment, RunConfig, experiment_fields, out_field, seeds_field
 from nsca.model.config import preset_names
+from nsca.runner import Cell
 
 # train-procgen easy-mode normalisation constants (R_min, R_max), Procgen paper appendix.
 NORMALIZATION_EASY = {
@@ -70,12 +71,15 @@ class PPOConfig:
 
 
 @dataclass(frozen=True)
-class ProcgenEvalConfig:
-    out: str = field("runs/eval/procgen", "output folder (per-cell metrics, results.json, report.md, curves.png)")
+class ProcgenEvalConfig(RunConfig):
+    """The suite's fields plus the run fields every experiment has (`--seeds N`: seeds 0..N-1 per
+    (game, encoder); `--out`, `--workers`, `--backend`, `--address`)."""
+
+    n_seeds: int = seeds_field(1)
+    out: str = out_field("runs/eval/procgen")
     games: tuple[str, ...] = field(("coinrun", "starpilot", "caveflyer"), "Procgen games")
     encoders: tuple[str, ...] = field(("impala", "nsca_random", "nsca", "nsca_frozen"), "encoders: impala, nsca_random, nsca, nsca_frozen")
     steps: int = field(100_000, "training env steps per (game, encoder, seed); train-procgen: 25M")
-    seeds: tuple[int, ...] = field((0,), "seeds per (game, encoder)")
     num_levels: int = field(200, "training levels (0 .. num_levels-1)")
     eval_episodes: int = field(64, "episodes on training levels and on unseen levels after training")
     eval_max_steps: int = field(20_000, "cap on env steps of each evaluation (per env)")
@@ -84,9 +88,10 @@ class ProcgenEvalConfig:
                                    f"model section ({', '.join(preset_names())})")
     ppo: PPOConfig = field(PPOConfig(), "PPO hyper-parameters")
     device: str = field("cpu", "torch device (cpu, cuda)")
-    threads: int = field(1, "torch threads")
+    threads: int = field(1, "torch threads per cell")
 
     def validate(self) -> None:
+        super().validate()
         preset_block("model", self.preset)  # an unknown name is a one-line error listing the blocks
         bad = [g for g in self.games if g not in NORMALIZATION_EASY]
         if bad:
@@ -371,13 +376,21 @@ def evaluate(agent: ActorCritic, env: ProcgenVec, episodes: int, max_steps: int,
 
 
 # ---- one grid cell and the suite ------------------------------------------------------------
+def cell_parts(config: dict) -> tuple[ProcgenEvalConfig, str, str, int]:
+    """A cell's config as `Procgen.cells` builds it, back as (suite config, game, encoder, seed);
+    the run fields, which no cell reads, are at their defaults."""
+    from nsca.config import from_dict
+
+    fields = dict(config)
+    game, encoder, seed = fields.pop("game"), fields.pop("encoder"), fields.pop("seed")
+    return from_dict(ProcgenEvalConfig, fields), game, encoder, seed
+
+
 def run_cell(config: dict, cell_dir: Path) -> dict:
     """One (game, encoder, seed): train PPO, evaluate on training and unseen levels."""
-    from nsca.config import from_dict
     from nsca.utils.seeding import seed_everything
 
-    cfg = from_dict(ProcgenEvalConfig, {**config["suite"], "ppo": config["suite"]["ppo"]})
-    game, encoder, seed = config["game"], config["encoder"], config["seed"]
+    cfg, game, encoder, seed = cell_parts(config)
     torch.set_num_threads(cfg.threads)
     seed_everything(seed)
     device = torch.device(cfg.device)
@@ -406,61 +419,75 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
     }
 
 
-def run_procgen_eval(cfg: ProcgenEvalConfig, log: Callable[[str], None] = print) -> dict:
-    from nsca.runner import Cell, run_grid
-    from nsca.stats import summarize
-    from nsca.utils.io import atomic_write_text, ensure_writable_dir
-    from nsca.utils.provenance import provenance
+def not_run(cfg: ProcgenEvalConfig) -> dict[str, str]:
+    """Encoders asked for that cannot run with this config, and why."""
+    return {e: "no --checkpoint given (a `nsca train` run with a vision encoder)"
+            for e in cfg.encoders if e in ("nsca", "nsca_frozen") and not cfg.checkpoint}
 
-    cfg.validate()
-    out = ensure_writable_dir(cfg.out)
-    if cfg.checkpoint:
-        from nsca.evaluation.physion_ocp import load_nsca
 
-        load_nsca(cfg.checkpoint)  # a bad run folder or checkpoint fails now (one line), not in every cell
-    ProcgenVec(cfg.games[0], 1, cfg.num_levels, 0, 0)  # fails early (one line) when procgen is missing
-    not_run: dict[str, str] = {}
-    encoders = []
-    for e in cfg.encoders:
-        if e in ("nsca", "nsca_frozen") and not cfg.checkpoint:
-            not_run[e] = "no --checkpoint given (a `nsca train` run with a vision encoder)"
-        else:
-            encoders.append(e)
-    suite = json.loads(json.dumps(dataclasses.asdict(cfg)))  # as metrics.json stores it, so a rerun matches
-    cells = [Cell(f"{g}/{e}", s, {"suite": suite, "game": g, "encoder": e, "seed": s})
-             for g in cfg.games for e in encoders for s in cfg.seeds]
-    t0 = time.perf_counter()
-    records = run_grid("nsca.evaluation.procgen:run_cell", cells, out / "cells", desc="procgen cells",
-                       threads_per_worker=cfg.threads)
-    results: dict = {}
-    for g in cfg.games:
+class Procgen(Experiment):
+    name = "procgen"
+    help = "Procgen generalisation: PPO + IMPALA-CNN, random-init vs NSCA vision encoder, easy mode, 200 train levels"
+    config = ProcgenEvalConfig
+    grid_fields = ("games", "encoders")
+    plot_name = "curves.png"
+
+    def check(self, cfg: ProcgenEvalConfig) -> None:
+        cfg.validate()
+        if cfg.checkpoint:
+            from nsca.evaluation.physion_ocp import load_nsca
+
+            load_nsca(cfg.checkpoint)  # a bad run folder or checkpoint fails now (one line), not in every cell
+        ProcgenVec(cfg.games[0], 1, cfg.num_levels, 0, 0)  # fails early (one line) when procgen is missing
+
+    def cells(self, cfg: ProcgenEvalConfig) -> list[Cell]:
+        """game x encoder x seed (0..n_seeds-1); the encoders that cannot run are left out."""
+        fields = json.loads(json.dumps(experiment_fields(cfg)))  # as metrics.json stores it, so a rerun matches
+        skip = not_run(cfg)
+        return [Cell(f"{g}/{e}", s, {**fields, "game": g, "encoder": e, "seed": s})
+                for g in cfg.games for e in cfg.encoders if e not in skip for s in range(cfg.n_seeds)]
+
+    def threads_per_worker(self, cfg: ProcgenEvalConfig) -> int:
+        return cfg.threads
+
+    def summarize(self, cfg: ProcgenEvalConfig, records: list[dict]) -> dict:
+        from nsca.stats import summarize
+
+        skip = not_run(cfg)
+        encoders = [e for e in cfg.encoders if e not in skip]
+        results: dict = {}
+        for g in cfg.games:
+            for e in encoders:
+                ms = [r["metrics"] for r in records if r["metrics"]["game"] == g and r["metrics"]["encoder"] == e]
+                block = {}
+                for key in ("train_return", "test_return", "train_normalized", "test_normalized"):
+                    vals = [m[key] for m in ms if m[key] is not None]
+                    block[key] = summarize(vals, seed=0) if vals else None
+                block["steps_per_s"] = float(np.mean([m["steps_per_s"] for m in ms]))
+                block["trainable_params"] = ms[0]["trainable_params"]
+                results.setdefault(g, {})[e] = block
+        mean_test = {}
         for e in encoders:
-            ms = [r["metrics"] for r in records if r["metrics"]["game"] == g and r["metrics"]["encoder"] == e]
-            block = {}
-            for key in ("train_return", "test_return", "train_normalized", "test_normalized"):
-                vals = [m[key] for m in ms if m[key] is not None]
-                block[key] = summarize(vals, seed=0) if vals else None
-            block["steps_per_s"] = float(np.mean([m["steps_per_s"] for m in ms]))
-            block["trainable_params"] = ms[0]["trainable_params"]
-            results.setdefault(g, {})[e] = block
-    mean_test = {}
-    for e in encoders:
-        vals = [results[g][e]["test_normalized"]["mean"] for g in cfg.games if results[g][e]["test_normalized"]]
-        mean_test[e] = float(np.mean(vals)) if vals else None
-    for e, why in not_run.items():
-        log(f"{e}: not run ({why})")
-    report = {
-        "config": suite, "results": results, "mean_test_normalized": mean_test, "not_run": not_run,
-        "reference": PPO_REFERENCE, "normalization": {g: NORMALIZATION_EASY[g] for g in cfg.games},
-        "wall_s": time.perf_counter() - t0, "provenance": provenance(),
-    }
-    from nsca.evaluation.physion_ocp import _strict
+            vals = [results[g][e]["test_normalized"]["mean"] for g in cfg.games if results[g][e]["test_normalized"]]
+            mean_test[e] = float(np.mean(vals)) if vals else None
+        return {"results": results, "mean_test_normalized": mean_test, "not_run": skip, "reference": PPO_REFERENCE,
+                "normalization": {g: NORMALIZATION_EASY[g] for g in cfg.games}}
 
-    report = _strict(report)
-    atomic_write_text(out / "results.json", json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    atomic_write_text(out / "report.md", format_report(report) + "\n")
-    _plot(records, out / "curves.png")
-    return report
+    def report_lines(self, results: dict) -> list[str]:
+        return format_report(results).splitlines()
+
+    def plot(self, cfg: ProcgenEvalConfig, records: list[dict], results: dict):
+        return curves_figure(records)
+
+
+EXPERIMENT = Procgen()
+
+
+def run_procgen_eval(cfg: ProcgenEvalConfig) -> dict:
+    """The suite through the one experiment driver (start-run, the cells, finish-run)."""
+    from nsca.experiments.protocol import run_experiment
+
+    return run_experiment(EXPERIMENT, cfg)
 
 
 def _fmt_block(b: dict | None) -> str:
@@ -471,8 +498,8 @@ def _fmt_block(b: dict | None) -> str:
 
 def format_report(report: dict) -> str:
     cfg = report["config"]
-    lines = [f"Procgen easy, {cfg['num_levels']} training levels, {cfg['steps']:,} env steps per run, "
-             f"seeds {cfg['seeds']}", "",
+    seeds = f"seeds 0..{cfg['n_seeds'] - 1}" if "n_seeds" in cfg else f"seeds {cfg['seeds']}"  # older runs: a list
+    lines = [f"Procgen easy, {cfg['num_levels']} training levels, {cfg['steps']:,} env steps per run, {seeds}", "",
              "| game | encoder | train return | test return | train norm. | test norm. | env steps/s |",
              "|---|---|---|---|---|---|---|"]
     for g, per in report["results"].items():
@@ -487,14 +514,12 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _plot(records: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def curves_figure(records: list[dict]):
+    """Training return over env steps, one line per (encoder, seed), one panel per game."""
     import matplotlib.pyplot as plt
 
     games = sorted({r["metrics"]["game"] for r in records})
-    fig, axes = plt.subplots(1, len(games), figsize=(4 * len(games), 3), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(games)), figsize=(4 * max(1, len(games)), 3), squeeze=False)
     for ax, g in zip(axes[0], games):
         for r in records:
             m = r["metrics"]
@@ -506,7 +531,6 @@ def _plot(records: list[dict], path: Path) -> None:
         ax.set_title(g)
         ax.set_xlabel("env steps")
         ax.set_ylabel("train episode return")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        if ax.get_legend_handles_labels()[0]:  # a cell too short to finish an episode has no curve
+            ax.legend(fontsize=7)
+    return fig

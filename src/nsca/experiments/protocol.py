@@ -11,7 +11,8 @@ plot; the driver (`run_experiment`) does everything else, the same way for all:
    line, exit 2) if `--out` holds a run of another config (fields that only pick cells or only
    say where and how to run may change: a rerun then extends the grid), then `config.json`
    (`{"config": ..., "provenance": ...}`) and `config.yaml`;
-2. the grid: `nsca.runner.run_grid` (finished cells whose config is unchanged are reused);
+2. the experiment's `prepare` (work all cells share, e.g. a data set), then the grid:
+   `nsca.runner.run_grid` (finished cells whose config is unchanged are reused);
 3. finish-run: `results.json` (the experiment's summary plus config, provenance and times;
    strict JSON), `report.txt`, the plot and any extra files.
 
@@ -100,6 +101,15 @@ class Experiment:
     def cells(self, cfg: Any) -> list[Cell]:
         raise NotImplementedError
 
+    def prepare(self, cfg: Any, out: Path) -> dict:
+        """Work every cell shares, done once after start-run and before the grid (e.g. generating
+        the data set the cells read); what it returns is added to the results."""
+        return {}
+
+    def threads_per_worker(self, cfg: Any) -> int:
+        """Torch / BLAS threads of each worker process."""
+        return 1
+
     def summarize(self, cfg: Any, records: list[dict]) -> dict:
         """The results dict from the grid's records (the runner's `{condition, seed, config, metrics}`)."""
         raise NotImplementedError
@@ -182,9 +192,10 @@ def run_experiment(exp: Experiment, cfg: Any) -> dict:
     cells = exp.cells(cfg)  # building them checks condition and task names before anything is written
     out = start_run(exp, cfg)
     t0 = time.time()
+    prepared = exp.prepare(cfg, out)
     records = run_grid(exp.cell_fn, cells, out, workers=cfg.workers, backend=cfg.backend, address=cfg.address,
-                       desc=f"{exp.name} cells")
-    results = exp.summarize(cfg, records)
+                       desc=f"{exp.name} cells", threads_per_worker=exp.threads_per_worker(cfg))
+    results = {**exp.summarize(cfg, records), **prepared}
     t1 = time.time()
     results.update(experiment=exp.name, config=dataclasses.asdict(cfg), provenance=provenance(),
                    start_time=t0, end_time=t1, wall_time_s=round(t1 - t0, 1))
