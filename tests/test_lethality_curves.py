@@ -27,5 +27,11 @@ def test_answer_classifies_paired_differences_and_flags_the_floor(tmp_path):
     assert high["corrective_0.9_vs_none"] == "no detectable difference"
     assert high["none_vs_bc"] == "worse" and a["none_floor_ok"] is False
     assert "BELOW the BC floor" in answer_lines(_report(rates))[1]
+    assert low["corrective_0.9_helps"] is True and high["corrective_0.9_helps"] is False
+    # Beating a `none` that is below the BC floor is not help.
+    rates["push-v3/d100/none"] = [0.50, 0.52, 0.55]
+    high = answer(_report(rates))["push-v3"]["rows"][1]
+    assert high["corrective_0.9_vs_none"] == "better" and high["corrective_0.9_vs_bc"] == "worse"
+    assert high["corrective_0.9_helps"] is False
     plot_curves(tmp_path / "curves.png", _report(rates))
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"

@@ -37,13 +37,14 @@ NEGATIVE_TITLE = "Do Biologically-Inspired Priors Improve Sample Efficiency? A N
 
 FINDING_RULE = (
     "Ordered; the first that applies is the finding. Curves = a data-efficiency grid (`--grid curves`) "
-    "with a prior agent and `none` at two or more demo counts; each comparison is the prior agent minus "
-    "`none`, classified by its 95% paired bootstrap CI ('better' = CI above 0, 'worse' = below). "
-    "(1) Curves: better at the lowest demo count on every task and not worse at the highest on any -> "
+    "with a prior agent and `none` at two or more demo counts; the prior agent 'helps' at a demo count when "
+    "its 95% paired bootstrap CI is above 0 both against `none` and against plain BC (beating a baseline "
+    "below the BC floor is not help); 'worse' = CI below 0 against `none`. "
+    "(1) Curves: helps at the lowest demo count on every task and not worse at the highest on any -> "
     "POSITIVE, the seed's key result holds. "
-    "(2) Curves: better at the lowest count on some task but not at the next count there -> negative "
+    "(2) Curves: helps at the lowest count on some task but not at the next count there -> negative "
     "finding 1, 'priors help at few demos but not more' (narrow usefulness). "
-    "(3) Curves: better at some count on some tasks and at none on others -> negative finding 2, "
+    "(3) Curves: helps at some count on some tasks and at none on others -> negative finding 2, "
     "'task-specific'. "
     "(4) Otherwise the phase-0 verdict (default grid): 'hurting' -> negative result, the priors hurt "
     "(0.1 beats 0.9); 'too weak' -> negative result, no detectable benefit (0.9 vs 0.5); 'validated' "
@@ -502,8 +503,11 @@ def _stat(comps: dict, task: str, demos: int, agent: str) -> str:
     c = comps.get(f"{task}/d{demos}/{agent} vs {task}/d{demos}/none")
     if c is None:
         return f"{task} at {demos} demos: no comparison"
+    b = comps.get(f"{task}/d{demos}/{agent} vs {task}/d{demos}/bc")
+    vs_bc = "" if b is None else f"; {agent} - BC = {b['diff_abs']:+.2f}, 95% paired CI {ci(*b['diff_ci95'], '+.2f')}"
     return (f"{task.replace('-v3', '')} at {demos} demos: {agent} - none = {c['diff_abs']:+.2f}, "
-            f"95% paired CI {ci(*c['diff_ci95'], '+.2f')}, Wilcoxon p = {fmt(c.get('p_wilcoxon'), '.2g')}, n = {c['n']}")
+            f"95% paired CI {ci(*c['diff_ci95'], '+.2f')}, Wilcoxon p = {fmt(c.get('p_wilcoxon'), '.2g')}, n = {c['n']}"
+            + vs_bc)
 
 
 def choose_finding(lethality: dict | None, curves: dict | None) -> dict:
@@ -515,26 +519,26 @@ def choose_finding(lethality: dict | None, curves: dict | None) -> dict:
         comps = curves["comparisons"]
         pairs = [(t, p, a["rows"]) for t, a in ans.items() for p in a["prior_agents"] if len(a["rows"]) >= 2]
         if pairs:
-            low_better = [(t, p) for t, p, rows in pairs if rows[0][f"{p}_vs_none"] == "better"]
+            low_better = [(t, p) for t, p, rows in pairs if rows[0][f"{p}_helps"]]
             high_worse = [(t, p) for t, p, rows in pairs if rows[-1][f"{p}_vs_none"] == "worse"]
             tasks = sorted({t for t, _, _ in pairs})
             if {t for t, _ in low_better} == set(tasks) and not high_worse:
                 stats = [_stat(comps, t, rows[0]["demos"], p) for t, p, rows in pairs]
                 return {"rule_applied": 1, "kind": "positive", "title": "The seed's key result holds",
-                        "text": "The prior agent outperforms random init at the lowest demo count on every task and is "
+                        "text": "The prior agent outperforms random init and plain BC at the lowest demo count on every task and is "
                                 "not worse at the highest: " + "; ".join(stats) + "."}
-            narrow = [(t, p, rows) for t, p, rows in pairs if (t, p) in low_better and rows[1][f"{p}_vs_none"] != "better"]
+            narrow = [(t, p, rows) for t, p, rows in pairs if (t, p) in low_better and not rows[1][f"{p}_helps"]]
             if narrow:
                 t, p, rows = narrow[0]
                 d1, d2 = rows[0]["demos"], rows[1]["demos"]
                 return {"rule_applied": 2, "kind": "negative", "title": f"Priors help at {d1} demos but not {d2}",
                         "text": f"Negative finding 1 (narrow usefulness), for '{NEGATIVE_TITLE}': "
                                 f"{_stat(comps, t, d1, p)}; {_stat(comps, t, d2, p)}."}
-            helped = sorted({t for t, p, rows in pairs if any(r[f"{p}_vs_none"] == "better" for r in rows)})
+            helped = sorted({t for t, p, rows in pairs if any(r[f"{p}_helps"] for r in rows)})
             if helped:
                 others = [t for t in tasks if t not in helped]
                 best = [_stat(comps, t, r["demos"], p) for t, p, rows in pairs if t in helped
-                        for r in rows if r[f"{p}_vs_none"] == "better"][:3]
+                        for r in rows if r[f"{p}_helps"]][:3]
                 return {"rule_applied": 3, "kind": "negative",
                         "title": f"Priors help on {', '.join(helped)} but not on {', '.join(others)}",
                         "text": f"Negative finding 2 (task-specific), for '{NEGATIVE_TITLE}': " + "; ".join(best)

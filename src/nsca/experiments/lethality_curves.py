@@ -5,7 +5,8 @@ A curves report names its conditions `<task>/d<demos>/<agent>`. For each task th
 (any agent other than `bc` and `none`) is compared with `none` (the same agent family without
 the prior) and with plain BC at every demo count, and `none` is checked against the BC floor.
 A paired difference is "better" when its 95% paired bootstrap CI is above 0, "worse" when below,
-otherwise "no detectable difference".
+otherwise "no detectable difference". The prior agent *helps* at a demo count only when it is
+better than both `none` and BC: beating a baseline that is itself below the BC floor is not help.
 """
 
 from __future__ import annotations
@@ -58,12 +59,15 @@ def answer(report: dict) -> dict:
             for p in priors:
                 row[f"{p}_vs_none"] = classify(comps.get(f"{task}/d{d}/{p} vs {task}/d{d}/none"))
                 row[f"{p}_vs_bc"] = classify(comps.get(f"{task}/d{d}/{p} vs {task}/d{d}/bc"))
+                # Help = better than both baselines: beating a `none` that is below the BC floor is not help.
+                row[f"{p}_helps"] = row[f"{p}_vs_none"] == "better" and row[f"{p}_vs_bc"] in ("better", "n/a")
             rows.append(row)
         sentences = []
         for p in priors:
             low, high = rows[0], rows[-1]
             sentences.append(
-                f"{p} vs none: {low[f'{p}_vs_none']} at {low['demos']} demos, {high[f'{p}_vs_none']} at {high['demos']} demos")
+                f"{p} vs none: {low[f'{p}_vs_none']} at {low['demos']} demos, {high[f'{p}_vs_none']} at {high['demos']} demos; "
+                f"vs BC: {low[f'{p}_vs_bc']} at {low['demos']}, {high[f'{p}_vs_bc']} at {high['demos']}")
         result[task] = {"rows": rows, "prior_agents": priors, "summary": sentences,
                         "none_floor_ok": all(r["none_floor_ok"] is not False for r in rows)}
     return result
