@@ -28,6 +28,7 @@ import dataclasses
 import io
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,7 @@ def experiment_fields(cfg: RunConfig) -> dict:
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUN_FIELDS}
 
 
-class Experiment:
+class Experiment(ABC):
     """What an experiment provides. The driver calls `check` and `cells`, runs the grid, then
     `summarize`, `extra_files`, `plot` and `report_lines`; the command prints `report_lines` and
     `status` and returns `exit_code`."""
@@ -96,10 +97,13 @@ class Experiment:
         return f"{type(self).__module__}:run_cell"
 
     def check(self, cfg: Any) -> None:
-        """Fail fast (UsageError) on input that only running would find bad; nothing is written yet."""
+        """Fail fast (UsageError) on input that only running would find bad; nothing is written yet.
+        Optional: the default accepts everything the config's own validate() accepted."""
+        return None
 
+    @abstractmethod
     def cells(self, cfg: Any) -> list[Cell]:
-        raise NotImplementedError
+        """The grid: one `Cell(condition, seed, config)` per unit of work."""
 
     def prepare(self, cfg: Any, out: Path) -> dict:
         """Work every cell shares, done once after start-run and before the grid (e.g. generating
@@ -110,12 +114,13 @@ class Experiment:
         """Torch / BLAS threads of each worker process."""
         return 1
 
+    @abstractmethod
     def summarize(self, cfg: Any, records: list[dict]) -> dict:
         """The results dict from the grid's records (the runner's `{condition, seed, config, metrics}`)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def report_lines(self, results: dict) -> list[str]:
-        raise NotImplementedError
+        """What the command prints (and report.txt holds)."""
 
     def plot(self, cfg: Any, records: list[dict], results: dict) -> Any:
         """A matplotlib Figure (the driver saves it as `plot_name`), or None for no plot."""
@@ -252,9 +257,9 @@ class SanityCheck(Experiment):
         seed, condition = fields.pop("seed"), fields.pop("condition")
         return config_cls(**fields), seed, condition
 
+    @abstractmethod
     def judge(self, cfg: Any, by: dict[str, list[dict]], records: list[dict]) -> Verdict:
         """The verdict from the metrics per condition (`by`, in seed order) and the raw records."""
-        raise NotImplementedError
 
     def by_condition(self, records: list[dict]) -> dict[str, list[dict]]:
         """Each condition's metrics, in seed order."""
