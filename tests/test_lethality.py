@@ -17,7 +17,7 @@ from nsca.experiments.lethality import verdict
 from nsca.learning.agent import AgentConfig, Phase0Agent
 from nsca.learning.planner import PlannerConfig
 
-TINY = ["--task", "pick-place-v2", "--demos", "1", "--eval-episodes", "2", "--episode-steps", "12",
+TINY = ["--task", "pick-place-v2", "--demos", "2", "--eval-episodes", "2", "--episode-steps", "12",
         "--agent.bc-steps", "30", "--agent.world-model-steps", "30", "--agent.reward-steps", "30",
         "--agent.planner.horizon", "2", "--agent.planner.samples", "8", "--workers", "1"]
 
@@ -84,7 +84,7 @@ def test_changed_config_in_same_out_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     args = [*TINY, "--n-seeds", "1", "--priors", "none", "--no-bc-floor", "--out", str(out)]
     assert main(["lethality", *args]) == 0
-    assert main(["lethality", *args, "--demos", "2"]) == 2
+    assert main(["lethality", *args, "--demos", "3"]) == 2
     assert "different config (differs in: demos)" in capsys.readouterr().err
     # Adding a seed only extends the grid: the finished cell is reused, not redone.
     stamp = (out / "none" / "0" / "metrics.json").stat().st_mtime_ns
@@ -159,7 +159,7 @@ def test_own_prior_learning_rate_lets_the_weight_move_further():
 def test_diagnostics_measure_off_demo_model_error_and_planner_departure():
     from nsca.experiments.lethality_diagnostics import diagnose
 
-    d = diagnose("pick-place-v3", 0, 1, ["0.9", "none"], episodes=1, steps=8, train_steps=30)
+    d = diagnose("pick-place-v3", 0, 2, ["0.9", "none"], episodes=1, steps=8, train_steps=30)
     assert d["off_demo_transitions"] == 8
     c = d["conditions"]
     assert all(c[p]["hand_err_mm"] > 0 and c[p]["planner_minus_bc"] >= 0 for p in c)
@@ -208,7 +208,7 @@ def test_decomposition_grid_runs_every_cell_of_the_2x2_and_pairs_them(tmp_path):
     Meta-World's reward on predicted states); strict JSON; paired comparisons present."""
     import json
 
-    args = ["--task", "reach-v2", "--demos", "1", "--eval-episodes", "1", "--sim-eval-episodes", "1",
+    args = ["--task", "reach-v2", "--demos", "2", "--eval-episodes", "1", "--sim-eval-episodes", "1",
             "--episode-steps", "3", "--agent.bc-steps", "5", "--agent.world-model-steps", "5",
             "--agent.reward-steps", "5", "--agent.planner.horizon", "2", "--agent.planner.samples", "4",
             "--workers", "1", "--calibration-steps", "40",
@@ -227,6 +227,8 @@ def test_decomposition_grid_runs_every_cell_of_the_2x2_and_pairs_them(tmp_path):
     [
         (["--grid", "curves", "--curve-agents", "bc", "telepathy"], "unknown agent or condition"),
         (["--grid", "curves", "--demos-list", "5", "0"], "--demos-list"),
+        (["--demos", "1"], "needs at least 2 demos"),
+        (["--grid", "curves", "--demos-list", "1", "5"], "needs at least 2 demos"),
         (["--grid", "curves", "--curve-agents", "none+oracle"], "unknown reward kind"),
         (["--grid", "curves", "--tasks", "pick-plaice"], "unknown Meta-World task"),
     ],
@@ -261,7 +263,7 @@ def test_simulator_model_is_exact_and_true_reward_matches_the_env():
 def test_curves_grid_end_to_end_answers_per_task_and_plots(tmp_path, capsys):
     """The curves grid at a tiny budget: every (task, demos, agent, seed) cell, the per-task
     answer from paired CIs, and the data-efficiency plot."""
-    args = ["--grid", "curves", "--tasks", "reach", "--demos-list", "1", "2", "--curve-agents", "bc", "none",
+    args = ["--grid", "curves", "--tasks", "reach", "--demos-list", "2", "3", "--curve-agents", "bc", "none",
             "corrective_0.9", "--n-seeds", "2", "--eval-episodes", "1", "--episode-steps", "3",
             "--agent.bc-steps", "5", "--agent.world-model-steps", "5", "--agent.reward-steps", "5",
             "--agent.planner.horizon", "2", "--agent.planner.samples", "4", "--workers", "1",
@@ -269,7 +271,7 @@ def test_curves_grid_end_to_end_answers_per_task_and_plots(tmp_path, capsys):
     assert main(["lethality", *args]) == 0
     assert "Data efficiency" in capsys.readouterr().out
     report = json.loads((tmp_path / "c" / "results.json").read_text())
-    assert len(report["table"]) == 6 and report["table"]["reach-v3/d2/corrective_0.9"]["n"] == 2
+    assert len(report["table"]) == 6 and report["table"]["reach-v3/d3/corrective_0.9"]["n"] == 2
     rows = report["curves"]["reach-v3"]["rows"]
-    assert [r["demos"] for r in rows] == [1, 2] and "corrective_0.9_vs_none" in rows[0]
+    assert [r["demos"] for r in rows] == [2, 3] and "corrective_0.9_vs_none" in rows[0]
     assert (tmp_path / "c" / "success.png").read_bytes()[:4] == b"\x89PNG"

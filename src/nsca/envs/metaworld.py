@@ -291,6 +291,49 @@ def rollout(env: MetaWorldTask, layout_seed: int, act, max_steps: int | None = N
                    np.stack(states))
 
 
+def rollout_pool(envs: list[MetaWorldTask], layout_seeds: list[int], act_batch, max_steps: int | None = None,
+                 stop_on_success: bool = True) -> list[Episode]:
+    """Run the episodes on a pool of environments stepped together: `act_batch(slots, episodes,
+    obs) -> actions` is called once per step for every running episode (slot k runs on `envs[k]`;
+    `episodes`: each one's index in `layout_seeds`), and a slot
+    whose episode ends takes the next layout. Each episode is what `rollout` gives on its layout."""
+    max_steps = max_steps or envs[0].max_episode_steps
+    queue = list(enumerate(layout_seeds))[::-1]
+    done: dict[int, Episode] = {}
+    running: dict[int, dict] = {}  # slot -> the episode it runs
+
+    def start(slot: int) -> None:
+        index, layout = queue.pop()
+        obs = envs[slot].reset(layout)
+        running[slot] = {"index": index, "layout": layout, "obs": [obs], "states": [envs[slot].state(obs)],
+                         "actions": [], "rewards": [], "success": False}
+
+    def finish(slot: int) -> None:
+        ep = running.pop(slot)
+        done[ep["index"]] = Episode(np.stack(ep["obs"]), np.stack(ep["actions"]), np.asarray(ep["rewards"], np.float32),
+                                    ep["success"], ep["layout"], np.stack(ep["states"]))
+
+    for slot in range(min(len(envs), len(queue))):
+        start(slot)
+    while running:
+        slots = sorted(running)
+        actions = act_batch(slots, [running[k]["index"] for k in slots], [running[k]["obs"][-1] for k in slots])
+        for slot, a in zip(slots, actions):
+            ep, env = running[slot], envs[slot]
+            a = np.clip(np.asarray(a, dtype=np.float32), -1.0, 1.0)
+            obs, r, ok = env.step(a)
+            ep["obs"].append(obs)
+            ep["states"].append(env.state(obs))
+            ep["actions"].append(a)
+            ep["rewards"].append(r)
+            ep["success"] = ep["success"] or ok
+            if (ok and stop_on_success) or len(ep["actions"]) >= max_steps:
+                finish(slot)
+                if queue:
+                    start(slot)
+    return [done[i] for i in range(len(layout_seeds))]
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("NSCA_CACHE_DIR", Path.home() / ".cache" / "nsca"))
 

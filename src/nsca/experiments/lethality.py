@@ -48,6 +48,8 @@ VERDICTS = {
 # Fields that only choose which cells exist: a rerun that changes them extends (or narrows) the
 # grid and reuses every finished cell whose own config is unchanged (the runner checks each cell).
 # The run fields (n_seeds, workers, out, backend, address) may change too (nsca.experiments.protocol).
+# Parallel evaluation episodes of a batchable agent (its numbers do not depend on this: tested).
+EVAL_BATCH = 16
 _GRID_FIELDS = ("n_seeds", "priors", "bc_floor", "tasks", "demos_list", "curve_agents")
 
 
@@ -78,6 +80,10 @@ class LethalityConfig(RunConfig):
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if any(d < 1 for d in self.demos_list):
             raise UsageError(f"--demos-list needs counts of at least 1, got {self.demos_list}")
+        fewest = min(self.demos_list) if self.grid == "curves" else self.demos
+        if self.agent.value_error_temperature and fewest < 2:
+            raise UsageError(f"--agent.value-error-temperature holds one demo out, so it needs at least 2 demos "
+                             f"(got {fewest}); add --no-agent.value-error-temperature to plan with a fixed temperature")
         if self.grid == "curves":
             if not self.tasks or not self.curve_agents:
                 raise UsageError("--grid curves needs --tasks and --curve-agents")
@@ -142,16 +148,33 @@ def parse_condition(name: str) -> dict:
 # planner setting does not invalidate the finished BC and corrective cells, and vice versa.
 _UNUSED_BY_KIND = {
     "bc": ("model", "reward", "world_model_steps", "prior_lr", "corrections", "correction_noise_m",
-           "reward_steps", "objective", "reward_ensemble", "pessimism", "planner"),
-    "corrective": ("model", "reward", "reward_steps", "objective", "reward_ensemble", "pessimism", "planner"),
+           "reward_steps", "objective", "reward_ensemble", "pessimism", "value_error_temperature", "planner"),
+    "corrective": ("model", "reward", "reward_steps", "objective", "reward_ensemble", "pessimism",
+                   "value_error_temperature", "planner"),
     "planner": ("corrections", "correction_noise_m"),
 }
+# ... and those only a learned value reads (added after the recorded oracle cells; the older
+# learned-reward fields stay in their configs so that those records remain valid).
+_UNUSED_BY_TRUE_REWARD = ("value_error_temperature",)
+# Agent fields added after cells were recorded, with the value that reproduces the behaviour
+# before they existed: written into a cell's config only when set otherwise, so older records
+# (results/phase0) stay valid and reusable.
+_ADDED_LATER = {"value_error_temperature": False, "planner.average_then_clip": False,
+                "planner.baseline": False}
 
 
 def agent_cell_fields(agent: AgentConfig) -> dict:
     """The agent fields a cell of this kind depends on (the rest stay at their defaults)."""
-    unused = _UNUSED_BY_KIND[agent.kind]
-    return {k: v for k, v in dataclasses.asdict(agent).items() if k not in unused}
+    unused = _UNUSED_BY_KIND[agent.kind] + (_UNUSED_BY_TRUE_REWARD if agent.reward == "true" else ())
+    fields = {k: v for k, v in dataclasses.asdict(agent).items() if k not in unused}
+    for path, old in _ADDED_LATER.items():
+        *parents, key = path.split(".")
+        block = fields
+        for p in parents:
+            block = block.get(p, {})
+        if key in block and block[key] == old:
+            del block[key]
+    return fields
 
 
 def cell_config(cfg: LethalityConfig, condition: str, seed: int, task: str | None = None, demos: int | None = None) -> dict:
@@ -182,7 +205,7 @@ def calibrated_constants(task: str, steps: int):
 
 def run_cell(c: dict, cell_dir: Path) -> dict:
     """One (condition, seed): demos -> calibrate -> fit agent -> evaluate. Pure given its config."""
-    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout
+    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout, rollout_pool
     from nsca.learning.agent import Oracle, Phase0Agent
     from nsca.utils.seeding import seed_everything
 
@@ -197,12 +220,29 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     init_weight = agent.world_model.prior_weight.item()
     train = agent.fit(demos)
     t_train = time.time() - t0
-    episodes = []
-    for i, layout in enumerate(eval_layout_seeds(c["eval_episodes"])):
-        agent.reset(i)
-        ep = rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=c["episode_steps"])
-        episodes.append({"layout_seed": layout, "success": ep.success, "steps": ep.length,
-                         "return": float(ep.rewards.sum())})
+    layouts = eval_layout_seeds(c["eval_episodes"])
+    if agent.batchable:  # episodes stepped together, the planner's networks called once per step for all
+        envs = [env] + [MetaWorldTask(c["task"]) for _ in range(min(EVAL_BATCH, len(layouts)) - 1)]
+        noise = {}  # episode -> its planner noise, as agent.reset(episode) would seed it
+
+        def act_batch(slots, episodes, obs):
+            for i in episodes:
+                if i not in noise:
+                    noise[i] = agent.episode_noise(i)
+            gens = [noise[i] for i in episodes]
+            return agent.act_batch(np.stack([envs[k].state(o) for k, o in zip(slots, obs)]),
+                                   np.stack([goal(o) for o in obs]), gens)
+
+        eps = rollout_pool(envs, layouts, act_batch, max_steps=c["episode_steps"])
+        for e in envs[1:]:
+            e.close()
+    else:
+        eps = []
+        for i, layout in enumerate(layouts):
+            agent.reset(i)
+            eps.append(rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=c["episode_steps"]))
+    episodes = [{"layout_seed": ep.layout_seed, "success": ep.success, "steps": ep.length,
+                 "return": float(ep.rewards.sum())} for ep in eps]
     env.close()
     atomic_write_text(cell_dir / "episodes.jsonl", "".join(json.dumps(e) + "\n" for e in episodes))
     return {
@@ -258,7 +298,11 @@ def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
     rates = {k: v["per_seed"] for k, v in table.items()}
     comparisons = {}
     for a, b in comparison_pairs(list(rates)):
-        comparisons[f"{a} vs {b}"] = paired_compare(rates[a], rates[b])
+        if table[a]["eval_episodes"] == table[b]["eval_episodes"]:
+            comparisons[f"{a} vs {b}"] = paired_compare(rates[a], rates[b])
+        else:  # e.g. an oracle cell (10 layouts) vs BC (30): compare on the layouts both saw
+            ra, rb, shared = shared_layout_rates(Path(cfg.out), by_cond[a], by_cond[b])
+            comparisons[f"{a} vs {b}"] = {**paired_compare(ra, rb), "shared_layouts": shared}
     report = {
         "grid": cfg.grid, "task": cfg.task, "demos": cfg.demos, "n_seeds": cfg.n_seeds, "eval_episodes": cfg.eval_episodes,
         "table": table, "comparisons": comparisons, **verdict(comparisons),
@@ -268,6 +312,31 @@ def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
 
         report["curves"] = answer(report)
     return report
+
+
+def shared_layout_rates(root: Path, a: list[dict], b: list[dict]) -> tuple[list[float], list[float], int]:
+    """Per-seed success rates of two conditions on the evaluation layouts both ran (from each
+    cell's episodes.jsonl), so cells with different episode budgets are compared like for like."""
+    def episodes(r: dict) -> dict[int, bool]:
+        path = root / r["condition"] / str(r["seed"]) / "episodes.jsonl"
+        try:
+            return {e["layout_seed"]: bool(e["success"]) for e in map(json.loads, path.read_text().splitlines())}
+        except (OSError, ValueError, KeyError) as exc:
+            raise UsageError(f"{path}: cannot read the cell's episodes ({exc}); rerun the cell") from None
+
+    rb = {r["seed"]: r for r in b}
+    ra_out, rb_out, shared = [], [], None
+    for r in sorted(a, key=lambda r: r["seed"]):
+        if r["seed"] not in rb:
+            continue
+        ea, eb = episodes(r), episodes(rb[r["seed"]])
+        common = sorted(set(ea) & set(eb))
+        if not common:
+            raise UsageError(f"{r['condition']} and {rb[r['seed']]['condition']} share no evaluation layout (seed {r['seed']})")
+        shared = len(common) if shared is None else min(shared, len(common))
+        ra_out.append(float(np.mean([ea[k] for k in common])))
+        rb_out.append(float(np.mean([eb[k] for k in common])))
+    return ra_out, rb_out, shared or 0
 
 
 def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
@@ -326,7 +395,8 @@ def format_report(report: dict) -> str:
         lines.append(f"{name}: paired diff {c['diff_abs']:+.3f} (rel {fmt(c['diff_rel'], '+.1%')}), 95% paired CI "
                      f"[{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], paired t p={fmt(c['p_paired_t'], '.3g')}, "
                      f"Wilcoxon p={fmt(c['p_wilcoxon'], '.3g')}, d_z={fmt(c['effect_dz'], '.2f')}, "
-                     f"wins/losses {c['wins']}/{c['losses']}")
+                     f"wins/losses {c['wins']}/{c['losses']}"
+                     + (f" (on the {c['shared_layouts']} layouts both ran)" if "shared_layouts" in c else ""))
     if "curves" in report:
         from nsca.experiments.lethality_curves import answer_lines
 

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 import yaml
 
-from nsca.config import field
+from nsca.config import field, from_dict
 from nsca.errors import UsageError
 from nsca.runner import Cell, run_grid
 from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
@@ -154,6 +154,10 @@ def check_config_change(exp: Experiment, cfg: Any, out: Path) -> None:
     if saved is None:
         return
     skip = set(RUN_FIELDS) | set(exp.grid_fields)
+    try:  # a field added since the run started is missing from its saved config: its default fills it
+        saved = json.loads(json.dumps(dataclasses.asdict(from_dict(type(cfg), saved))))
+    except (UsageError, TypeError):
+        pass  # compare as saved; the differing keys are reported below
     mine = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(cfg))).items() if k not in skip}  # as saved
     theirs = {k: v for k, v in saved.items() if k not in skip}
     diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))

@@ -27,7 +27,7 @@ from nsca.config import field
 from nsca.envs.metaworld import Episode, goal
 from nsca.errors import UsageError
 from nsca.learning.bc import BCPolicy, Normalizer, train_regressor
-from nsca.learning.planner import PlannerConfig, mppi_action
+from nsca.learning.planner import PlannerConfig, mppi_action, mppi_actions
 from nsca.priors.adaptive import RHO_LR, AdaptivePhysicsPrior, mlp, parameter_groups
 from nsca.priors.innate import PhysicsConstants
 from nsca.priors.state import HAND_POS, OBJ_POS, STATE_DIM, TARGET
@@ -59,6 +59,8 @@ class AgentConfig:
     objective: Literal["reward", "progress"] = field("reward", "what the reward model fits: demo reward or t/T")
     reward_ensemble: int = field(1, "reward models in the planner's ensemble (>1: score = mean - pessimism x std)")
     pessimism: float = field(1.0, "std penalty of the reward ensemble")
+    value_error_temperature: bool = field(
+        True, "learned reward: the planner's temperature is the reward model's held-out error (leave-one-demo-out)")
     planner: PlannerConfig = dataclasses.field(default_factory=PlannerConfig, metadata={"help": "MPPI settings"})
 
     def validate(self) -> None:
@@ -153,6 +155,7 @@ class Phase0Agent:
         # Created last so that the default (one reward model) draws the same initial weights.
         self.extra_reward_models = [RewardModel(obs_dim, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
         self.value: torch.nn.Module = self.reward_model
+        self.planner_cfg = cfg.planner
         self._noise = torch.Generator().manual_seed(seed)
 
     @property
@@ -186,6 +189,12 @@ class Phase0Agent:
             train_regressor(member, x, d[self.cfg.objective][:, None], self.cfg.reward_steps, self.cfg.lr,
                             input_noise=self.cfg.bc_input_noise,
                             generator=torch.Generator().manual_seed(self.seed * 7919 + k + 1))
+        if planner and self.cfg.reward == "learned" and self.cfg.value_error_temperature:
+            info["value_heldout_rmse"] = rmse = self._heldout_value_error(demos, x, d[self.cfg.objective][:, None])
+            p = self.cfg.planner
+            horizon_scale = sum(p.discount**h for h in range(p.horizon))
+            self.planner_cfg = dataclasses.replace(p, temperature=max(rmse * horizon_scale, 1e-4), relative_temperature=False)
+            info["planner_temperature"] = self.planner_cfg.temperature
         if self.extra_reward_models:
             self.value = PessimisticScore([self.reward_model, *self.extra_reward_models], self.cfg.pessimism)
         for m in (self.policy, self.value, self.world_model):
@@ -198,6 +207,29 @@ class Phase0Agent:
             "demo_transitions": int(x.shape[0]),
             **info,
         }
+
+    def _heldout_value_error(self, demos: list[Episode], x: torch.Tensor, y: torch.Tensor, folds: int = 5) -> float:
+        """RMSE of the reward model on demos it did not see (leave-one-demo-out, up to `folds`
+        folds): how far apart two futures' predicted rewards must be before the difference means
+        anything. The planner's softmax temperature is set to it (in score units), so a value fitted
+        to few demos moves the plan away from BC only by differences larger than its own error."""
+        if len(demos) < 2:
+            raise UsageError("--agent.value-error-temperature needs at least 2 demos (one is held out)")
+        bounds = np.cumsum([0] + [ep.length for ep in demos])
+        errors = []
+        for k in range(min(folds, len(demos))):
+            held = torch.zeros(x.shape[0], dtype=torch.bool)
+            held[bounds[k]:bounds[k + 1]] = True
+            with torch.random.fork_rng():  # leaves the global stream (other networks' draws) untouched
+                torch.manual_seed(self.seed * 7_919 + 303 + k)
+                model = RewardModel(x.shape[1], self.cfg.hidden)
+            model.norm.fit(x[~held])
+            train_regressor(model, x[~held], y[~held], self.cfg.reward_steps, self.cfg.lr,
+                            input_noise=self.cfg.bc_input_noise,
+                            generator=torch.Generator().manual_seed(self.seed * 7_919 + 303 + k))
+            with torch.no_grad():
+                errors.append((model(x[held]) - y[held]).pow(2).squeeze(-1))
+        return float(torch.cat(errors).mean().sqrt())
 
     def _fit_world_model(self, d: dict, gen: torch.Generator) -> list[float]:
         wm = self.world_model
@@ -252,7 +284,28 @@ class Phase0Agent:
 
     def reset(self, episode_seed: int) -> None:
         """Planner noise depends only on (agent seed, episode), identical across conditions."""
-        self._noise.manual_seed(self.seed * 1_000_003 + episode_seed)
+        self._noise = self.episode_noise(episode_seed)
+
+    def episode_noise(self, episode_seed: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + episode_seed)
+
+    @property
+    def batchable(self) -> bool:
+        """Whether `act_batch` plans for several episodes at once (the oracle's simulator model
+        and reward belong to one environment, so those planners act one episode at a time)."""
+        c = self.cfg
+        return c.kind == "planner" and c.model == "learned" and c.reward == "learned"
+
+    def act_batch(self, states: np.ndarray, goals: np.ndarray, noises: list[torch.Generator]) -> np.ndarray:
+        """Actions for B parallel episodes (`noises`: each episode's generator), each identical
+        to what `act` would return for that episode alone."""
+        if not self.batchable:
+            raise ValueError(f"act_batch plans with the learned model and value only, not {self.cfg.kind}/"
+                             f"{self.cfg.model}/{self.cfg.reward}")
+        s = torch.as_tensor(np.asarray(states), dtype=torch.float32)
+        g = torch.as_tensor(np.asarray(goals), dtype=torch.float32)
+        a = mppi_actions(self._model_fn(), self.policy, self._value_fn(), s, g, self.planner_cfg, features, noises)
+        return a.clamp(-1, 1).numpy()
 
     def act(self, state: np.ndarray, goal_pos: np.ndarray) -> np.ndarray:
         s = torch.as_tensor(state, dtype=torch.float32)
@@ -264,7 +317,7 @@ class Phase0Agent:
                 if self.cfg.reward == "true" and self.cfg.model == "learned":
                     self.oracle.reward.begin()
                 a = mppi_action(self._model_fn(), self.policy, self._value_fn(), s[None], g[None],
-                                self.cfg.planner, features, self._noise)
+                                self.planner_cfg, features, self._noise)
         return a.clamp(-1, 1).numpy()
 
     def act_obs(self, env, obs: np.ndarray) -> np.ndarray:

@@ -5,6 +5,15 @@ action noise; futures are scored by the value (discounted sum over the horizon) 
 actions averaged with softmax weights. Sample 0 is the noise-free BC rollout, so planning can
 only move away from BC when the model and value predict a better future.
 
+The weighted average is taken over the candidates' *unclipped* first actions and clipped after
+(`average_then_clip`): averaging clipped actions pulls a saturated command toward zero (a BC
+gripper command of +1.2 with noise 0.3 averages to ~0.9 after clipping: a weaker grasp), so
+even uniform weights would not return BC's own action.
+
+With `baseline`, the plan is candidate 0 plus the weighted perturbations minus their unweighted
+mean (the mean baseline of evolution strategies): with uniform weights -- scores the value cannot
+tell apart -- the plan is BC's own action, not BC plus the average of the noise.
+
 The temperature is relative (`temperature` x the spread of the candidates' scores), so the
 planner's departure from BC does not depend on how different the model *says* futures are
 (an absolute temperature lets a model that exaggerates differences drag the plan further);
@@ -30,6 +39,10 @@ class PlannerConfig:
     relative_temperature: bool = field(False, "temperature relative to the spread of the candidates' scores")
     discount: float = field(0.9, "discount over the planning horizon")
     iterations: int = field(1, "refits of the noise mean per step (>1: CEM-style refinement)")
+    baseline: bool = field(
+        True, "subtract the candidates' mean perturbation: uninformative scores (uniform weights) return BC's action")
+    average_then_clip: bool = field(
+        True, "average the candidates' unclipped first actions, then clip (False: average clipped actions)")
 
     def validate(self) -> None:
         for name in ("horizon", "samples", "iterations"):
@@ -46,27 +59,49 @@ class PlannerConfig:
 @torch.no_grad()
 def mppi_action(model_step, policy, value, state: torch.Tensor, goal: torch.Tensor, cfg: PlannerConfig,
                 features, generator: torch.Generator) -> torch.Tensor:
-    """`model_step(s, a, h) -> (s', sim_reward or None)`; `value(s', a, g, sim_reward) -> (n,)`."""
-    n = cfg.samples
-    g = goal.expand(n, -1)
-    shift = torch.zeros(cfg.horizon, policy_action_dim(policy))
-    first = None
+    """One state (1, D) -> its action (A,); see `mppi_actions`."""
+    return mppi_actions(model_step, policy, value, state, goal, cfg, features, [generator])[0]
+
+
+@torch.no_grad()
+def mppi_actions(model_step, policy, value, states: torch.Tensor, goals: torch.Tensor, cfg: PlannerConfig,
+                 features, generators: list[torch.Generator]) -> torch.Tensor:
+    """Plan for B states at once (B parallel episodes, each with its own noise generator): the
+    networks run once per step on all B x `samples` candidates, so evaluation is bound by the
+    simulator rather than by per-call overhead. Every episode's action is bit-identical to
+    planning for it alone (per-episode noise draws, per-episode reductions; tested).
+
+    `model_step(s, a, h) -> (s', sim_reward or None)` and `value(s', a, g, sim_reward) -> (B*n,)`
+    take the B x n candidates flattened episode-major."""
+    n, b, adim = cfg.samples, states.shape[0], policy_action_dim(policy)
+    g = goals.repeat_interleave(n, 0)
+    shift = torch.zeros(b, cfg.horizon, adim)
+    weights = first = None
     for _ in range(max(1, cfg.iterations)):
-        s = state.expand(n, -1)
-        noise = torch.randn((n, cfg.horizon, policy_action_dim(policy)), generator=generator) * cfg.noise_std + shift
-        noise[0] = shift
-        score = torch.zeros(n)
+        s = states.repeat_interleave(n, 0)
+        noise = torch.stack([torch.randn((n, cfg.horizon, adim), generator=gen) for gen in generators])
+        noise = noise * cfg.noise_std + shift[:, None]
+        noise[:, 0] = shift
+        flat_noise = noise.reshape(b * n, cfg.horizon, adim)
+        score = torch.zeros(b * n)
         first = None
         for h in range(cfg.horizon):
-            a = (policy(features(s, g)) + noise[:, h]).clamp(-1, 1)
+            raw = policy(features(s, g)) + flat_noise[:, h]
+            a = raw.clamp(-1, 1)
             if first is None:
-                first = a
+                first = (raw if cfg.average_then_clip else a).reshape(b, n, adim)
             s, sim_reward = model_step(s, a, h)
             score += (cfg.discount**h) * value(s, a, g, sim_reward)
-        temp = cfg.temperature * (float(score.std()) + 1e-6 if cfg.relative_temperature else 1.0)
-        weights = torch.softmax((score - score.max()) / temp, 0)
-        shift = (weights[:, None, None] * noise).sum(0)
-    return (weights[:, None] * first).sum(0)
+        score = score.reshape(b, n)
+        weights = []
+        for i in range(b):  # per episode, exactly as for one state (1-D reductions)
+            temp = cfg.temperature * (float(score[i].std()) + 1e-6 if cfg.relative_temperature else 1.0)
+            weights.append(torch.softmax((score[i] - score[i].max()) / temp, 0))
+        shift = torch.stack([(w[:, None, None] * noise[i]).sum(0) for i, w in enumerate(weights)])
+    if cfg.baseline:  # the departure from candidate 0 (BC + shift) is the weights' excess over uniform
+        return torch.stack([first[i, 0] + ((w - 1.0 / n)[:, None] * (first[i] - first[i, 0])).sum(0)
+                            for i, w in enumerate(weights)])
+    return torch.stack([(w[:, None] * first[i]).sum(0) for i, w in enumerate(weights)])
 
 
 def policy_action_dim(policy) -> int:

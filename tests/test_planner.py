@@ -1,0 +1,107 @@
+"""MPPI around BC: batched planning is the per-episode plan, and uninformative scores return BC."""
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout, rollout_pool
+from nsca.learning.agent import FEATURE_DIM, AgentConfig, Phase0Agent, features
+from nsca.learning.bc import BCPolicy
+from nsca.learning.planner import PlannerConfig, mppi_action, mppi_actions
+from nsca.priors.state import STATE_DIM
+
+
+def _parts(seed=0):
+    torch.manual_seed(seed)
+    policy = BCPolicy(FEATURE_DIM, hidden=32)
+    with torch.no_grad():
+        policy.net[-1].weight[3].zero_()
+        policy.net[-1].bias[3] = 1.1  # a saturated gripper command
+    dyn = torch.nn.Linear(STATE_DIM + 4, STATE_DIM)
+    head = torch.nn.Linear(FEATURE_DIM, 1)
+
+    def model_step(s, a, h):
+        return s + 0.01 * torch.tanh(dyn(torch.cat([s, a], -1))), None
+
+    def value(s, a, g, sim_reward):
+        return torch.sigmoid(head(features(s, g))).squeeze(-1)
+
+    return policy, model_step, value
+
+
+def test_batched_plans_are_bit_identical_to_planning_each_episode_alone():
+    policy, model_step, value = _parts()
+    states, goals = torch.randn(5, STATE_DIM), torch.randn(5, 3)
+    for cfg in (PlannerConfig(), PlannerConfig(iterations=3, relative_temperature=True, temperature=0.5),
+                PlannerConfig(baseline=False, average_then_clip=False)):
+        alone = torch.stack([mppi_action(model_step, policy, value, states[i:i + 1], goals[i:i + 1], cfg, features,
+                                         torch.Generator().manual_seed(100 + i)) for i in range(5)])
+        batched = mppi_actions(model_step, policy, value, states, goals, cfg, features,
+                               [torch.Generator().manual_seed(100 + i) for i in range(5)])
+        assert torch.equal(alone, batched)
+
+
+def test_uninformative_scores_return_bc_only_with_the_baseline_and_clip_after_averaging():
+    policy, model_step, _ = _parts()
+    flat = lambda s, a, g, r: torch.zeros(s.shape[0])  # noqa: E731  (every future scores the same)
+    s, g = torch.randn(1, STATE_DIM), torch.randn(1, 3)
+    bc = policy(features(s, g))[0]
+    plan = lambda cfg: mppi_action(model_step, policy, flat, s, g, cfg, features, torch.Generator().manual_seed(0))  # noqa: E731
+    assert torch.allclose(plan(PlannerConfig()), bc, atol=1e-6)  # BC exactly (clipped by the caller)
+    no_baseline = plan(PlannerConfig(baseline=False))
+    assert (no_baseline - bc).abs().max() > 1e-3  # BC plus the average of the noise
+    clipped_mean = plan(PlannerConfig(baseline=False, average_then_clip=False))
+    assert clipped_mean[3] < 0.97  # the +1.1 gripper command, clipped per candidate, averages below 1
+
+
+def test_informative_scores_still_move_the_plan():
+    policy, model_step, _ = _parts()
+    s, g = torch.randn(1, STATE_DIM), torch.randn(1, 3)
+    bc = policy(features(s, g))[0]
+    up = lambda s_, a, g_, r: a[:, 0]  # noqa: E731  (prefers a larger first action component)
+    plan = mppi_action(model_step, policy, up, s, g, PlannerConfig(temperature=0.01), features, torch.Generator().manual_seed(0))
+    assert plan[0] > bc[0] + 0.1
+
+
+def test_pool_rollouts_equal_one_episode_at_a_time():
+    """Episodes stepped together on a pool of environments are the episodes run alone."""
+    task = "pick-place-v3"
+    env = MetaWorldTask(task)
+    demos = load_or_collect_demos(task, 0, 2, env=env)
+    agent = Phase0Agent(AgentConfig(prior=0.9, bc_steps=40, world_model_steps=40, reward_steps=40,
+                                    planner=PlannerConfig(horizon=2, samples=8)), seed=0)
+    agent.fit(demos)
+    layouts = eval_layout_seeds(3)
+    alone = []
+    for i, layout in enumerate(layouts):
+        agent.reset(i)
+        alone.append(rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=15))
+    envs = [env, MetaWorldTask(task)]  # 2 slots for 3 episodes: a slot takes the next layout
+    noise = {}
+
+    def act_batch(slots, episodes, obs):
+        gens = [noise.setdefault(i, agent.episode_noise(i)) for i in episodes]
+        return agent.act_batch(np.stack([envs[k].state(o) for k, o in zip(slots, obs)]),
+                               np.stack([goal(o) for o in obs]), gens)
+
+    pooled = rollout_pool(envs, layouts, act_batch, max_steps=15)
+    for a, b in zip(alone, pooled):
+        assert a.layout_seed == b.layout_seed
+        assert np.array_equal(a.actions, b.actions) and np.array_equal(a.states, b.states)
+
+
+def test_value_error_temperature_is_the_held_out_error_in_score_units():
+    demos = load_or_collect_demos("pick-place-v3", 0, 3)
+    cfg = AgentConfig(prior=None, bc_steps=30, world_model_steps=30, reward_steps=60, value_error_temperature=True,
+                      planner=PlannerConfig(horizon=3, discount=0.9))
+    agent = Phase0Agent(cfg, seed=0)
+    info = agent.fit(demos)
+    assert info["value_heldout_rmse"] > 0
+    assert np.isclose(agent.planner_cfg.temperature, info["value_heldout_rmse"] * (1 + 0.9 + 0.81))
+    assert not agent.planner_cfg.relative_temperature
+    # The shared networks are those of the agent without it (same seed): only the temperature differs.
+    plain = Phase0Agent(dataclasses.replace(cfg, value_error_temperature=False), seed=0)
+    plain.fit(demos)
+    for a, b in zip(agent.reward_model.parameters(), plain.reward_model.parameters()):
+        assert torch.equal(a, b)
