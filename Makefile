@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export MUJOCO_GL ?= egl
 
-.PHONY: install lint lethality test test-all sanity babble train verify clean
+.PHONY: install lint lethality test test-all sanity babble train verify ablate report clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ train: install
 
 verify: install
 	$(PY) verify_world_model.py
+
+ablate: install
+	$(VENV)/bin/nsca ablate --preset hour --out runs/ablation_hour
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

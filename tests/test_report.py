@@ -225,3 +225,18 @@ def test_finding_rules():
                                                                        "prior_0.9": [0.5, 0.6, 0.55, 0.7]}))
     assert choose_finding(validated, None)["kind"] == "positive"
     assert choose_finding(None, None)["rule_applied"] == 5
+
+
+def test_ablation_section_reads_an_nsca_ablate_run(runs, tmp_path):
+    """A real (tiny) `nsca ablate` run folder becomes the phase-5 section: its table, the
+    not-applicable conditions with their reasons, the verdict and the figure."""
+    assert main(["ablate", "--preset", "tiny", "--n-seeds", "1", "--conditions", "prior_0.9", "no_gravity",
+                 "no_ewc", "bc", "--out", str(tmp_path / "abl")]) == 0
+    report = build_report(Paths.under(runs, ablation=tmp_path / "abl"), SANITY)
+    sec = next(s for s in report.sections if s.id == "ablation")
+    assert sec.status == "done", sec.note
+    tables = [b for b in sec.blocks if hasattr(b, "header")]
+    assert [r[0] for r in tables[0].rows] == ["prior_0.9", "no_gravity", "bc"] and "Holm p" in tables[0].header
+    text = " ".join(b for b in sec.blocks if isinstance(b, str))
+    assert "no_ewc: not applicable" in text and "Verdict:" in text
+    assert any(getattr(b, "name", "").endswith(".png") for b in sec.blocks)

@@ -1,7 +1,9 @@
-"""Statistics a reviewer accepts: bootstrap CIs, IQM, Welch / Mann-Whitney tests, Holm correction."""
+"""Statistics a reviewer accepts: bootstrap CIs, IQM, paired tests, Holm correction (statsmodels),
+and across-task aggregates with stratified bootstrap CIs (rliable)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -76,17 +78,17 @@ def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
     return float((a.mean() - b.mean()) / pooled)
 
 
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values, in the input order."""
-    p = np.asarray(pvalues, float)
-    order = np.argsort(p)
-    adjusted = np.empty_like(p)
-    running = 0.0
-    m = p.size
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted.tolist()
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values over one family of comparisons, in the input order
+    (statsmodels); undefined p-values stay None and are not counted in the family."""
+    from statsmodels.stats.multitest import multipletests
+
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    out: list[float | None] = [None] * len(pvalues)
+    if idx:
+        for i, adjusted in zip(idx, multipletests([pvalues[i] for i in idx], method="holm")[1]):
+            out[i] = float(adjusted)
+    return out
 
 
 def compare(a: Sequence[float], b: Sequence[float]) -> dict:
@@ -154,3 +156,57 @@ def strict_json(obj):
     if isinstance(obj, np.generic):
         return strict_json(obj.item())
     return obj
+
+
+# ---- across tasks: rliable (Agarwal et al. 2021) ---------------------------------------------
+
+
+@contextlib.contextmanager
+def _numpy_global_seed(seed: int):
+    """rliable's stratified bootstrap draws from numpy's global RNG (its `random_state` argument
+    is not used for the resampling): seed it for the call and restore it after."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def interval_estimates(scores: dict[str, np.ndarray], reps: int = 2000, seed: int = 0) -> dict[str, dict]:
+    """IQM and mean of each method's (runs x tasks) score matrix with 95% stratified bootstrap
+    CIs (runs resampled within each task), computed by rliable; seeded."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    def agg(x):
+        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)])
+
+    with _numpy_global_seed(seed):
+        point, interval = rly.get_interval_estimates(scores, agg, reps=reps)
+    return {k: {"iqm": float(point[k][0]), "iqm_ci95": [float(interval[k][0, 0]), float(interval[k][1, 0])],
+                "mean": float(point[k][1]), "mean_ci95": [float(interval[k][0, 1]), float(interval[k][1, 1])]}
+            for k in scores}
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0) -> dict:
+    """P(X > Y) for two (runs x tasks) score matrices (the Mann-Whitney statistic per task,
+    averaged over tasks) with its 95% stratified bootstrap CI, by rliable; seeded."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    with _numpy_global_seed(seed):
+        point, interval = rly.get_interval_estimates({"p": (x, y)}, metrics.probability_of_improvement, reps=reps)
+    lo, hi = np.ravel(interval["p"])[:2]
+    return {"p_improve": float(np.ravel(point["p"])[0]), "p_improve_ci95": [float(lo), float(hi)]}
+
+
+def performance_profile(scores: dict[str, np.ndarray], taus: Sequence[float]) -> dict[str, list[float]]:
+    """Fraction of runs (tasks pooled) scoring above each threshold tau: rliable's performance
+    profile, point estimates."""
+    from rliable import library as rly
+
+    with _numpy_global_seed(0):
+        profiles, _ = rly.create_performance_profile({k: np.asarray(v, float) for k, v in scores.items()},
+                                                     np.asarray(taus, float), reps=20)
+    return {k: [float(v) for v in profiles[k]] for k in scores}

@@ -399,8 +399,32 @@ def _suite_builder(module: str, figure: str, caption: str) -> Callable[[Section,
 
 
 def _ablation(sec: Section, r: dict, folder: Path) -> None:
-    raise Unreadable(f"{sec.source} exists, but this version of nsca report does not know an ablation layout "
-                     "(nsca ablate is not built yet)")
+    if r.get("experiment") != "ablate" or "by_demos" not in r:
+        raise Unreadable(f"{sec.source} is not an nsca ablate results file (keys: {', '.join(sorted(r)[:8])})")
+    commit = str(r.get("provenance", {}).get("git_commit", "unknown"))[:12]
+    wall = f"; wall time {r['wall_time_s'] / 60:.1f} min" if isinstance(r.get("wall_time_s"), (int, float)) else ""
+    sec.blocks.append(f"{r['agent_kind']} agent; tasks {', '.join(r['tasks'])}; {r['n_seeds']} seeds{wall}; "
+                      f"commit {commit}. Reference: {r['reference']}.")
+    for demos, block in r["by_demos"].items():
+        rows = []
+        for name in r.get("conditions", list(block["conditions"])):
+            row = block["conditions"][name]
+            v = row.get("vs_reference") or {}
+            rows.append([name, fmt(row["iqm"]), ci(*row["iqm_ci95"]), fmt(row["mean"]),
+                         fmt(v.get("diff_abs"), "+.3f") if v else "(reference)",
+                         ci(*v["diff_ci95"], "+.3f") if v else "-", fmt(v.get("p_paired_t"), ".3g") if v else "-",
+                         fmt(v.get("p_holm"), ".3g") if v else "-", fmt(v.get("effect_dz"), ".2f") if v else "-",
+                         fmt(v.get("p_improve"), ".2f") if v else "-"])
+        sec.blocks.append(f"{demos} demos (IQM / mean across seeds x tasks, 95% stratified bootstrap CIs by rliable; "
+                          f"differences are {r['reference']} minus the condition, paired over seeds):")
+        sec.blocks.append(Table(["condition", "IQM", "IQM 95% CI", "mean", "diff", "95% paired CI", "paired t p",
+                                 "Holm p", "d_z", "P(ref > cond)"], rows))
+    for name, why in r.get("not_applicable", {}).items():
+        sec.blocks.append(f"{name}: not applicable: {why}.")
+    sec.blocks.append(f"Verdict: {r['verdict']}. Rule: {r['rule']} (family of {r['family_size']}).")
+    fig = png_file(folder / "ablation.png", "IQM per condition and performance profiles (from the run folder)",
+                   f"{sec.id}.png")
+    sec.blocks.append(fig if fig else f"(no ablation.png in {folder})")
 
 
 # ---- the seed's success table and §10 --------------------------------------------------------

@@ -30,6 +30,7 @@ from nsca.config import field, from_dict
 from nsca.errors import UsageError
 from nsca.experiments.protocol import Experiment, RunConfig, out_field, seed_bars, seeds_field
 from nsca.learning.agent import AgentConfig
+from nsca.priors.innate import LAWS
 from nsca.runner import Cell
 from nsca.stats import paired_compare, summarize
 from nsca.utils.io import atomic_write_text
@@ -148,7 +149,7 @@ def parse_condition(name: str) -> dict:
 # planner setting does not invalidate the finished BC and corrective cells, and vice versa.
 _UNUSED_BY_KIND = {
     "bc": ("model", "reward", "world_model_steps", "prior_lr", "corrections", "correction_noise_m",
-           "reward_steps", "objective", "reward_ensemble", "pessimism", "value_error_temperature", "planner"),
+           "reward_steps", "objective", "reward_ensemble", "pessimism", "value_error_temperature", "laws", "planner"),
     "corrective": ("model", "reward", "reward_steps", "objective", "reward_ensemble", "pessimism",
                    "value_error_temperature", "planner"),
     "planner": ("corrections", "correction_noise_m"),
@@ -159,7 +160,7 @@ _UNUSED_BY_TRUE_REWARD = ("value_error_temperature",)
 # Agent fields added after cells were recorded, with the value that reproduces the behaviour
 # before they existed: written into a cell's config only when set otherwise, so older records
 # (results/phase0) stay valid and reusable.
-_ADDED_LATER = {"value_error_temperature": False, "planner.average_then_clip": False,
+_ADDED_LATER = {"value_error_temperature": False, "laws": list(LAWS), "planner.average_then_clip": False,
                 "planner.baseline": False}
 
 

@@ -29,7 +29,7 @@ from nsca.errors import UsageError
 from nsca.learning.bc import BCPolicy, Normalizer, train_regressor
 from nsca.learning.planner import PlannerConfig, mppi_action, mppi_actions
 from nsca.priors.adaptive import RHO_LR, AdaptivePhysicsPrior, mlp, parameter_groups
-from nsca.priors.innate import PhysicsConstants
+from nsca.priors.innate import LAWS, PhysicsConstants
 from nsca.priors.state import HAND_POS, OBJ_POS, STATE_DIM, TARGET
 
 KINDS = ("bc", "planner", "corrective")
@@ -61,6 +61,7 @@ class AgentConfig:
     pessimism: float = field(1.0, "std penalty of the reward ensemble")
     value_error_temperature: bool = field(
         True, "learned reward: the planner's temperature is the reward model's held-out error (leave-one-demo-out)")
+    laws: list[str] = field(list(LAWS), "innate laws in the world model's prior (the ablation switches one off)")
     planner: PlannerConfig = dataclasses.field(default_factory=PlannerConfig, metadata={"help": "MPPI settings"})
 
     def validate(self) -> None:
@@ -80,6 +81,9 @@ class AgentConfig:
         for name in ("pessimism", "bc_input_noise", "correction_noise_m"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--agent.{name.replace('_', '-')} must be >= 0")
+        unknown = [law for law in self.laws if law not in LAWS]
+        if unknown or len(set(self.laws)) != len(self.laws):
+            raise UsageError(f"--agent.laws takes distinct laws from {', '.join(LAWS)}, got {' '.join(self.laws)}")
         if self.prior is not None and not self.prior > 0:
             raise UsageError(f"agent prior must be a positive weight or None, got {self.prior}")
         self.planner.validate()
@@ -151,7 +155,7 @@ class Phase0Agent:
         obs_dim = FEATURE_DIM
         self.policy = BCPolicy(obs_dim, hidden=cfg.hidden)
         self.reward_model = RewardModel(obs_dim, cfg.hidden)
-        self.world_model = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=constants)
+        self.world_model = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=constants, laws=tuple(cfg.laws))
         # Created last so that the default (one reward model) draws the same initial weights.
         self.extra_reward_models = [RewardModel(obs_dim, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
         self.value: torch.nn.Module = self.reward_model
