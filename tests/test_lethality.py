@@ -120,8 +120,8 @@ def test_changing_the_prior_changes_the_actions_taken():
     planner = PlannerConfig(horizon=3, samples=16)
     agents = {}
     for prior in (0.9, 0.1, None):
-        agent = Phase0Agent(AgentConfig(prior=prior, bc_steps=100, world_model_steps=100,
-                                        reward_steps=100, planner=planner), seed=0)
+        agent = Phase0Agent(AgentConfig(prior=prior, bc_steps=100, world_model_steps=100, reward_steps=100,
+                                        validated_temperature=False, planner=planner), seed=0)
         agent.fit(demos)
         agents[prior] = agent
     # Same seed: the BC policy and progress model are identical, only the world model differs.
@@ -189,7 +189,8 @@ def test_pessimistic_score_penalises_disagreement():
 
 def test_reward_ensemble_changes_the_plan_but_not_the_shared_networks():
     demos = load_or_collect_demos("pick-place-v3", 0, 2)
-    budget = dict(prior=0.9, bc_steps=50, world_model_steps=50, reward_steps=50, planner=PlannerConfig(horizon=2, samples=8))
+    budget = dict(prior=0.9, bc_steps=50, world_model_steps=50, reward_steps=50, validated_temperature=False,
+                  planner=PlannerConfig(horizon=2, samples=8))
     single = Phase0Agent(AgentConfig(**budget), seed=0)
     single.fit(demos)
     ensemble = Phase0Agent(AgentConfig(**budget, reward_ensemble=3), seed=0)

@@ -1,8 +1,7 @@
 """MPPI around BC: batched planning is the per-episode plan, and uninformative scores return BC."""
 
-import dataclasses
-
 import numpy as np
+import pytest
 import torch
 
 from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout, rollout_pool
@@ -70,7 +69,7 @@ def test_pool_rollouts_equal_one_episode_at_a_time():
     env = MetaWorldTask(task)
     demos = load_or_collect_demos(task, 0, 2, env=env)
     agent = Phase0Agent(AgentConfig(prior=0.9, bc_steps=40, world_model_steps=40, reward_steps=40,
-                                    planner=PlannerConfig(horizon=2, samples=8)), seed=0)
+                                    validated_temperature=False, planner=PlannerConfig(horizon=2, samples=8)), seed=0)
     agent.fit(demos)
     layouts = eval_layout_seeds(3)
     alone = []
@@ -91,17 +90,26 @@ def test_pool_rollouts_equal_one_episode_at_a_time():
         assert np.array_equal(a.actions, b.actions) and np.array_equal(a.states, b.states)
 
 
-def test_value_error_temperature_is_the_held_out_error_in_score_units():
-    demos = load_or_collect_demos("pick-place-v3", 0, 3)
-    cfg = AgentConfig(prior=None, bc_steps=30, world_model_steps=30, reward_steps=60, value_error_temperature=True,
-                      planner=PlannerConfig(horizon=3, discount=0.9))
-    agent = Phase0Agent(cfg, seed=0)
-    info = agent.fit(demos)
-    assert info["value_heldout_rmse"] > 0
-    assert np.isclose(agent.planner_cfg.temperature, info["value_heldout_rmse"] * (1 + 0.9 + 0.81))
-    assert not agent.planner_cfg.relative_temperature
-    # The shared networks are those of the agent without it (same seed): only the temperature differs.
-    plain = Phase0Agent(dataclasses.replace(cfg, value_error_temperature=False), seed=0)
+def test_validated_temperature_combines_held_out_value_error_and_model_error_on_babbling():
+    from nsca.priors.calibrate import self_observe
+
+    env = MetaWorldTask("pick-place-v3")
+    demos = load_or_collect_demos("pick-place-v3", 0, 3, env=env)
+    babble = self_observe(env, 60, seed=1)
+    budget = dict(bc_steps=30, world_model_steps=60, reward_steps=60, planner=PlannerConfig(horizon=3, discount=0.9))
+    infos = {}
+    for prior in (0.9, None):
+        agent = Phase0Agent(AgentConfig(prior=prior, **budget), seed=0)
+        infos[prior] = info = agent.fit(demos, babble=babble)
+        assert info["value_heldout_rmse"] > 0 and info["model_score_rmse"] > 0
+        want = np.hypot(info["value_heldout_rmse"] * (1 + 0.9 + 0.81), info["model_score_rmse"])
+        assert np.isclose(agent.planner_cfg.temperature, want) and not agent.planner_cfg.relative_temperature
+    # Same seed: the value (and its held-out error) is shared; only the model's part differs.
+    assert infos[0.9]["value_heldout_rmse"] == infos[None]["value_heldout_rmse"]
+    assert infos[0.9]["model_score_rmse"] != infos[None]["model_score_rmse"]
+    with pytest.raises(ValueError, match="self-observed transitions"):
+        Phase0Agent(AgentConfig(prior=None, **budget), seed=0).fit(demos)
+    # Off: the fixed temperature.
+    plain = Phase0Agent(AgentConfig(prior=None, validated_temperature=False, **budget), seed=0)
     plain.fit(demos)
-    for a, b in zip(agent.reward_model.parameters(), plain.reward_model.parameters()):
-        assert torch.equal(a, b)
+    assert plain.planner_cfg.temperature == PlannerConfig().temperature

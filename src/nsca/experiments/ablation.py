@@ -90,8 +90,8 @@ class AblationConfig(RunConfig):
         if not self.demos_list or any(d < 1 for d in self.demos_list):
             raise UsageError(f"--demos-list needs counts of at least 1, got {self.demos_list}")
         self.agent.validate()
-        if self.agent_kind == "planner" and self.agent.value_error_temperature and min(self.demos_list) < 2:
-            raise UsageError("the planner's --agent.value-error-temperature holds one demo out: --demos-list needs >= 2")
+        if self.agent_kind == "planner" and self.agent.validated_temperature and min(self.demos_list) < 2:
+            raise UsageError("the planner's --agent.validated-temperature holds one demo out: --demos-list needs >= 2")
 
     def lethality(self) -> LethalityConfig:
         """The lethality config whose cells these are (task and demos are set per cell)."""

@@ -82,9 +82,9 @@ class LethalityConfig(RunConfig):
         if any(d < 1 for d in self.demos_list):
             raise UsageError(f"--demos-list needs counts of at least 1, got {self.demos_list}")
         fewest = min(self.demos_list) if self.grid == "curves" else self.demos
-        if self.agent.value_error_temperature and fewest < 2:
-            raise UsageError(f"--agent.value-error-temperature holds one demo out, so it needs at least 2 demos "
-                             f"(got {fewest}); add --no-agent.value-error-temperature to plan with a fixed temperature")
+        if self.agent.validated_temperature and fewest < 2:
+            raise UsageError(f"--agent.validated-temperature holds one demo out, so it needs at least 2 demos "
+                             f"(got {fewest}); add --no-agent.validated-temperature to plan with a fixed temperature")
         if self.grid == "curves":
             if not self.tasks or not self.curve_agents:
                 raise UsageError("--grid curves needs --tasks and --curve-agents")
@@ -149,18 +149,18 @@ def parse_condition(name: str) -> dict:
 # planner setting does not invalidate the finished BC and corrective cells, and vice versa.
 _UNUSED_BY_KIND = {
     "bc": ("model", "reward", "world_model_steps", "prior_lr", "corrections", "correction_noise_m",
-           "reward_steps", "objective", "reward_ensemble", "pessimism", "value_error_temperature", "laws", "planner"),
+           "reward_steps", "objective", "reward_ensemble", "pessimism", "validated_temperature", "laws", "planner"),
     "corrective": ("model", "reward", "reward_steps", "objective", "reward_ensemble", "pessimism",
-                   "value_error_temperature", "planner"),
+                   "validated_temperature", "planner"),
     "planner": ("corrections", "correction_noise_m"),
 }
 # ... and those only a learned value reads (added after the recorded oracle cells; the older
 # learned-reward fields stay in their configs so that those records remain valid).
-_UNUSED_BY_TRUE_REWARD = ("value_error_temperature",)
+_UNUSED_BY_TRUE_REWARD = ("validated_temperature",)
 # Agent fields added after cells were recorded, with the value that reproduces the behaviour
 # before they existed: written into a cell's config only when set otherwise, so older records
 # (results/phase0) stay valid and reusable.
-_ADDED_LATER = {"value_error_temperature": False, "laws": list(LAWS), "planner.average_then_clip": False,
+_ADDED_LATER = {"validated_temperature": False, "laws": list(LAWS), "planner.average_then_clip": False,
                 "planner.baseline": False}
 
 
@@ -204,6 +204,23 @@ def calibrated_constants(task: str, steps: int):
         env.close()
 
 
+VALIDATION_STEPS = 400  # self-observed transitions on which a planner's model error is measured
+
+
+@functools.lru_cache(maxsize=8)
+def validation_babble(task: str, steps: int = VALIDATION_STEPS) -> dict:
+    """Motor babbling on the task (seed 1: not the calibration's seed 0; no demos, no reward):
+    where the planner's trust in its model is validated under arbitrary actions."""
+    from nsca.envs.metaworld import MetaWorldTask
+    from nsca.priors.calibrate import self_observe
+
+    env = MetaWorldTask(task)
+    try:
+        return self_observe(env, steps, seed=1)
+    finally:
+        env.close()
+
+
 def run_cell(c: dict, cell_dir: Path) -> dict:
     """One (condition, seed): demos -> calibrate -> fit agent -> evaluate. Pure given its config."""
     from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout, rollout_pool
@@ -219,7 +236,8 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     needs_oracle = agent_cfg.kind == "planner" and (agent_cfg.model == "sim" or agent_cfg.reward == "true")
     agent = Phase0Agent(agent_cfg, seed=c["seed"], constants=constants, oracle=Oracle(env) if needs_oracle else None)
     init_weight = agent.world_model.prior_weight.item()
-    train = agent.fit(demos)
+    validated = agent_cfg.kind == "planner" and agent_cfg.reward == "learned" and agent_cfg.validated_temperature
+    train = agent.fit(demos, babble=validation_babble(c["task"]) if validated and agent_cfg.model == "learned" else None)
     t_train = time.time() - t0
     layouts = eval_layout_seeds(c["eval_episodes"])
     if agent.batchable:  # episodes stepped together, the planner's networks called once per step for all

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos
-from nsca.experiments.lethality import calibrated_constants
+from nsca.experiments.lethality import calibrated_constants, validation_babble
 from nsca.learning.agent import AgentConfig, Phase0Agent, features
 from nsca.learning.planner import PlannerConfig
 from nsca.priors.state import HAND_POS, HAND_VEL, OBJ_POS
@@ -55,7 +55,7 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
         budget = {} if train_steps is None else {k: train_steps for k in ("bc_steps", "world_model_steps", "reward_steps")}
         agent = Phase0Agent(AgentConfig(prior=prior, planner=PlannerConfig(), **budget), seed=seed,
                             constants=calibrated_constants(task, 800))
-        agent.fit(eps)
+        agent.fit(eps, babble=validation_babble(task))
         if rows is None:  # the same off-demo states for every condition (BC is shared)
             rows = off_demo_transitions(env, agent, episodes, steps, 0.3, seed)
         obs = np.stack([r[0] for r in rows])

@@ -59,8 +59,9 @@ class AgentConfig:
     objective: Literal["reward", "progress"] = field("reward", "what the reward model fits: demo reward or t/T")
     reward_ensemble: int = field(1, "reward models in the planner's ensemble (>1: score = mean - pessimism x std)")
     pessimism: float = field(1.0, "std penalty of the reward ensemble")
-    value_error_temperature: bool = field(
-        True, "learned reward: the planner's temperature is the reward model's held-out error (leave-one-demo-out)")
+    validated_temperature: bool = field(
+        True, "learned value: the planner's temperature is its score's validated error (value on held-out demos, "
+              "model on self-observed babbling)")
     laws: list[str] = field(list(LAWS), "innate laws in the world model's prior (the ablation switches one off)")
     planner: PlannerConfig = dataclasses.field(default_factory=PlannerConfig, metadata={"help": "MPPI settings"})
 
@@ -167,7 +168,10 @@ class Phase0Agent:
         c = self.cfg
         return c.kind == "corrective" or (c.kind == "planner" and c.model == "learned")
 
-    def fit(self, demos: list[Episode]) -> dict:
+    def fit(self, demos: list[Episode], babble: dict[str, np.ndarray] | None = None) -> dict:
+        """Fit on the demos. `babble`: self-observed (state, action, next_state) transitions (no
+        demos, no reward: `nsca.priors.calibrate.self_observe`) on which a learned-model planner
+        with `validated_temperature` measures its model's error under arbitrary actions."""
         d = demo_arrays(demos, self.dt_s)
         x = features(d["state"], d["goal"])
         # One generator per component, so that what one condition skips does not shift another's draws.
@@ -193,16 +197,14 @@ class Phase0Agent:
             train_regressor(member, x, d[self.cfg.objective][:, None], self.cfg.reward_steps, self.cfg.lr,
                             input_noise=self.cfg.bc_input_noise,
                             generator=torch.Generator().manual_seed(self.seed * 7919 + k + 1))
-        if planner and self.cfg.reward == "learned" and self.cfg.value_error_temperature:
-            info["value_heldout_rmse"] = rmse = self._heldout_value_error(demos, x, d[self.cfg.objective][:, None])
-            p = self.cfg.planner
-            horizon_scale = sum(p.discount**h for h in range(p.horizon))
-            self.planner_cfg = dataclasses.replace(p, temperature=max(rmse * horizon_scale, 1e-4), relative_temperature=False)
-            info["planner_temperature"] = self.planner_cfg.temperature
         if self.extra_reward_models:
             self.value = PessimisticScore([self.reward_model, *self.extra_reward_models], self.cfg.pessimism)
         for m in (self.policy, self.value, self.world_model):
             m.eval()
+        if planner and self.cfg.reward == "learned" and self.cfg.validated_temperature:
+            info.update(self._validate_score(demos, x, d, babble))
+            self.planner_cfg = dataclasses.replace(self.cfg.planner, temperature=info["planner_temperature"],
+                                                   relative_temperature=False)
         return {
             "bc_loss": float(np.mean(bc[-50:])) if bc else None,
             "reward_loss": float(np.mean(pr[-50:])) if pr else None,
@@ -212,13 +214,52 @@ class Phase0Agent:
             **info,
         }
 
+    def _validate_score(self, demos: list[Episode], x: torch.Tensor, d: dict, babble: dict | None) -> dict:
+        """How wrong can the planner's score of a candidate future be? Two validated parts, in
+        score units (the discounted sum over the horizon):
+        - the value's error on demos it did not see (leave-one-demo-out), x the horizon's weight;
+        - the model's: on self-observed babbling (arbitrary actions, like the planner's candidate
+          noise), the value of the model's open-loop H-step prediction against the value of what
+          really happened (zero for the simulator).
+        The planner's softmax temperature is their root sum of squares: candidate futures whose
+        scores differ by less than that are treated alike (their average is BC's own action), so
+        planning departs from BC only as far as the model and value have earned."""
+        p = self.cfg.planner
+        horizon_scale = sum(p.discount**h for h in range(p.horizon))
+        value_rmse = self._heldout_value_error(demos, x, d[self.cfg.objective][:, None])
+        out = {"value_heldout_rmse": value_rmse, "model_score_rmse": 0.0}
+        if self.cfg.model == "learned":
+            if babble is None:
+                raise ValueError("validated_temperature with the learned model needs self-observed transitions (babble=)")
+            out["model_score_rmse"] = self._model_score_error(babble, d["goal"])
+        out["planner_temperature"] = max(float(np.hypot(value_rmse * horizon_scale, out["model_score_rmse"])), 1e-4)
+        return out
+
+    @torch.no_grad()
+    def _model_score_error(self, babble: dict, goals: torch.Tensor) -> float:
+        p = self.cfg.planner
+        s, a, nxt = (torch.as_tensor(babble[k], dtype=torch.float32) for k in ("state", "action", "next_state"))
+        # Windows of `horizon` consecutive transitions inside one babbling episode.
+        continues = torch.as_tensor(np.all(np.isclose(babble["state"][1:], babble["next_state"][:-1]), axis=1))
+        starts = [i for i in range(len(s) - p.horizon + 1) if bool(continues[i:i + p.horizon - 1].all())]
+        if not starts:
+            raise ValueError(f"no {p.horizon}-step window in the self-observed transitions")
+        idx = torch.as_tensor(starts)
+        g = goals[idx % goals.shape[0]]  # the task's goals (from the demos): the value needs one
+        pred, score_pred, score_true = s[idx], torch.zeros(len(idx)), torch.zeros(len(idx))
+        for h in range(p.horizon):
+            pred = self.world_model(pred, a[idx + h])
+            score_pred += p.discount**h * self.value(features(pred, g)).squeeze(-1)
+            score_true += p.discount**h * self.value(features(nxt[idx + h], g)).squeeze(-1)
+        return float((score_pred - score_true).pow(2).mean().sqrt())
+
     def _heldout_value_error(self, demos: list[Episode], x: torch.Tensor, y: torch.Tensor, folds: int = 5) -> float:
         """RMSE of the reward model on demos it did not see (leave-one-demo-out, up to `folds`
         folds): how far apart two futures' predicted rewards must be before the difference means
         anything. The planner's softmax temperature is set to it (in score units), so a value fitted
         to few demos moves the plan away from BC only by differences larger than its own error."""
         if len(demos) < 2:
-            raise UsageError("--agent.value-error-temperature needs at least 2 demos (one is held out)")
+            raise UsageError("--agent.validated-temperature needs at least 2 demos (one is held out)")
         bounds = np.cumsum([0] + [ep.length for ep in demos])
         errors = []
         for k in range(min(folds, len(demos))):
