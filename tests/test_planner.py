@@ -113,3 +113,16 @@ def test_validated_temperature_combines_held_out_value_error_and_model_error_on_
     plain = Phase0Agent(AgentConfig(prior=None, validated_temperature=False, **budget), seed=0)
     plain.fit(demos)
     assert plain.planner_cfg.temperature == PlannerConfig().temperature
+
+
+def test_min_advantage_keeps_bc_unless_the_plan_beats_it_by_the_margin():
+    policy, model_step, _ = _parts()
+    s, g = torch.randn(1, STATE_DIM), torch.randn(1, 3)
+    bc = policy(features(s, g))[0]
+    up = lambda s_, a, g_, r: a[:, 0]  # noqa: E731  (candidates differ by up to ~1 in score)
+    for margin, departs in ((10.0, False), (0.01, True)):
+        stats = {}
+        plan = mppi_action(model_step, policy, up, s, g, PlannerConfig(temperature=0.01, min_advantage=margin),
+                           features, torch.Generator().manual_seed(0), stats)
+        assert stats == {"plans": 1, "departed": int(departs)}
+        assert torch.allclose(plan, bc, atol=1e-6) != departs

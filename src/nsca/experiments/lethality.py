@@ -149,18 +149,21 @@ def parse_condition(name: str) -> dict:
 # planner setting does not invalidate the finished BC and corrective cells, and vice versa.
 _UNUSED_BY_KIND = {
     "bc": ("model", "reward", "world_model_steps", "prior_lr", "corrections", "correction_noise_m",
-           "reward_steps", "objective", "reward_ensemble", "pessimism", "validated_temperature", "laws", "planner"),
+           "reward_steps", "objective", "reward_ensemble", "pessimism", "validated_temperature", "heldout_ensemble",
+           "safe_improvement", "laws",
+           "planner"),
     "corrective": ("model", "reward", "reward_steps", "objective", "reward_ensemble", "pessimism",
-                   "validated_temperature", "planner"),
+                   "validated_temperature", "heldout_ensemble", "safe_improvement", "planner"),
     "planner": ("corrections", "correction_noise_m"),
 }
 # ... and those only a learned value reads (added after the recorded oracle cells; the older
 # learned-reward fields stay in their configs so that those records remain valid).
-_UNUSED_BY_TRUE_REWARD = ("validated_temperature",)
+_UNUSED_BY_TRUE_REWARD = ("validated_temperature", "heldout_ensemble", "safe_improvement")
 # Agent fields added after cells were recorded, with the value that reproduces the behaviour
 # before they existed: written into a cell's config only when set otherwise, so older records
 # (results/phase0) stay valid and reusable.
-_ADDED_LATER = {"validated_temperature": False, "laws": list(LAWS), "planner.average_then_clip": False,
+_ADDED_LATER = {"validated_temperature": False, "heldout_ensemble": False, "safe_improvement": False,
+                "planner.min_advantage": 0.0, "laws": list(LAWS), "planner.average_then_clip": False,
                 "planner.baseline": False}
 
 
@@ -268,6 +271,8 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
         "success_rate": float(np.mean([e["success"] for e in episodes])),
         "mean_episode_steps": float(np.mean([e["steps"] for e in episodes])),
         "mean_return": float(np.mean([e["return"] for e in episodes])),
+        "planner_departure_rate": (agent.plan_stats["departed"] / agent.plan_stats["plans"]
+                                   if agent.plan_stats.get("plans") else None),
         "prior_weight_init": init_weight,
         "prior_weight_final": train["prior_weight"],
         "train": train,

@@ -62,6 +62,10 @@ class AgentConfig:
     validated_temperature: bool = field(
         True, "learned value: the planner's temperature is its score's validated error (value on held-out demos, "
               "model on self-observed babbling)")
+    heldout_ensemble: bool = field(
+        True, "validated planner: score futures by the full and leave-one-demo-out value models, mean - pessimism x std")
+    safe_improvement: bool = field(
+        True, "validated planner: act BC unless the plan's expected score gain exceeds the validated score error")
     laws: list[str] = field(list(LAWS), "innate laws in the world model's prior (the ablation switches one off)")
     planner: PlannerConfig = dataclasses.field(default_factory=PlannerConfig, metadata={"help": "MPPI settings"})
 
@@ -161,6 +165,7 @@ class Phase0Agent:
         self.extra_reward_models = [RewardModel(obs_dim, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
         self.value: torch.nn.Module = self.reward_model
         self.planner_cfg = cfg.planner
+        self.plan_stats: dict = {}  # plans made while acting, and how many left BC (planner.min_advantage)
         self._noise = torch.Generator().manual_seed(seed)
 
     @property
@@ -204,7 +209,8 @@ class Phase0Agent:
         if planner and self.cfg.reward == "learned" and self.cfg.validated_temperature:
             info.update(self._validate_score(demos, x, d, babble))
             self.planner_cfg = dataclasses.replace(self.cfg.planner, temperature=info["planner_temperature"],
-                                                   relative_temperature=False)
+                                                   relative_temperature=False,
+                                                   min_advantage=info["planner_temperature"] if self.cfg.safe_improvement else 0.0)
         return {
             "bc_loss": float(np.mean(bc[-50:])) if bc else None,
             "reward_loss": float(np.mean(pr[-50:])) if pr else None,
@@ -228,15 +234,23 @@ class Phase0Agent:
         horizon_scale = sum(p.discount**h for h in range(p.horizon))
         value_rmse = self._heldout_value_error(demos, x, d[self.cfg.objective][:, None])
         out = {"value_heldout_rmse": value_rmse, "model_score_rmse": 0.0}
+        if self.cfg.heldout_ensemble:  # the held-out models disagree where the demos say nothing
+            members = list(self.value.members) if isinstance(self.value, PessimisticScore) else [self.value]
+            self.value = PessimisticScore([*members, *self.fold_models], self.cfg.pessimism).eval()
         if self.cfg.model == "learned":
             if babble is None:
                 raise ValueError("validated_temperature with the learned model needs self-observed transitions (babble=)")
-            out["model_score_rmse"] = self._model_score_error(babble, d["goal"])
+            out["model_score_rmse"] = self._model_score_error(babble, d["state"], d["goal"])
         out["planner_temperature"] = max(float(np.hypot(value_rmse * horizon_scale, out["model_score_rmse"])), 1e-4)
         return out
 
-    @torch.no_grad()
-    def _model_score_error(self, babble: dict, goals: torch.Tensor) -> float:
+    def _model_score_error(self, babble: dict, states: torch.Tensor, goals: torch.Tensor) -> float:
+        """The score error the model's mistakes cause where the planner scores: its open-loop
+        H-step state errors on self-observed babbling (arbitrary actions, as the candidates'
+        noise), propagated to first order through the value's gradient at the demo states
+        (`sum_h discount^h <dV/ds(demo state), error_h>`, each babbling window paired with a demo
+        state); RMS over windows. Babbling states themselves are far from the task, where a
+        learned value is flat, so scoring them directly would hide the model's errors."""
         p = self.cfg.planner
         s, a, nxt = (torch.as_tensor(babble[k], dtype=torch.float32) for k in ("state", "action", "next_state"))
         # Windows of `horizon` consecutive transitions inside one babbling episode.
@@ -245,13 +259,17 @@ class Phase0Agent:
         if not starts:
             raise ValueError(f"no {p.horizon}-step window in the self-observed transitions")
         idx = torch.as_tensor(starts)
-        g = goals[idx % goals.shape[0]]  # the task's goals (from the demos): the value needs one
-        pred, score_pred, score_true = s[idx], torch.zeros(len(idx)), torch.zeros(len(idx))
-        for h in range(p.horizon):
-            pred = self.world_model(pred, a[idx + h])
-            score_pred += p.discount**h * self.value(features(pred, g)).squeeze(-1)
-            score_true += p.discount**h * self.value(features(nxt[idx + h], g)).squeeze(-1)
-        return float((score_pred - score_true).pow(2).mean().sqrt())
+        at = states.clone().requires_grad_(True)
+        self.value(features(at, goals)).sum().backward()
+        grad = at.grad[idx % states.shape[0]]
+        term, pred = torch.zeros(len(idx)), s[idx]
+        with torch.no_grad():
+            for h in range(p.horizon):
+                pred = self.world_model(pred, a[idx + h])
+                term += p.discount**h * (grad * (pred - nxt[idx + h])).sum(-1)
+        for param in self.value.parameters():
+            param.grad = None
+        return float(term.pow(2).mean().sqrt())
 
     def _heldout_value_error(self, demos: list[Episode], x: torch.Tensor, y: torch.Tensor, folds: int = 5) -> float:
         """RMSE of the reward model on demos it did not see (leave-one-demo-out, up to `folds`
@@ -261,7 +279,7 @@ class Phase0Agent:
         if len(demos) < 2:
             raise UsageError("--agent.validated-temperature needs at least 2 demos (one is held out)")
         bounds = np.cumsum([0] + [ep.length for ep in demos])
-        errors = []
+        errors, self.fold_models = [], []
         for k in range(min(folds, len(demos))):
             held = torch.zeros(x.shape[0], dtype=torch.bool)
             held[bounds[k]:bounds[k + 1]] = True
@@ -272,8 +290,10 @@ class Phase0Agent:
             train_regressor(model, x[~held], y[~held], self.cfg.reward_steps, self.cfg.lr,
                             input_noise=self.cfg.bc_input_noise,
                             generator=torch.Generator().manual_seed(self.seed * 7_919 + 303 + k))
+            model.eval()
             with torch.no_grad():
                 errors.append((model(x[held]) - y[held]).pow(2).squeeze(-1))
+            self.fold_models.append(model)
         return float(torch.cat(errors).mean().sqrt())
 
     def _fit_world_model(self, d: dict, gen: torch.Generator) -> list[float]:
@@ -349,7 +369,8 @@ class Phase0Agent:
                              f"{self.cfg.model}/{self.cfg.reward}")
         s = torch.as_tensor(np.asarray(states), dtype=torch.float32)
         g = torch.as_tensor(np.asarray(goals), dtype=torch.float32)
-        a = mppi_actions(self._model_fn(), self.policy, self._value_fn(), s, g, self.planner_cfg, features, noises)
+        a = mppi_actions(self._model_fn(), self.policy, self._value_fn(), s, g, self.planner_cfg, features, noises,
+                         self.plan_stats)
         return a.clamp(-1, 1).numpy()
 
     def act(self, state: np.ndarray, goal_pos: np.ndarray) -> np.ndarray:
@@ -362,7 +383,7 @@ class Phase0Agent:
                 if self.cfg.reward == "true" and self.cfg.model == "learned":
                     self.oracle.reward.begin()
                 a = mppi_action(self._model_fn(), self.policy, self._value_fn(), s[None], g[None],
-                                self.planner_cfg, features, self._noise)
+                                self.planner_cfg, features, self._noise, self.plan_stats)
         return a.clamp(-1, 1).numpy()
 
     def act_obs(self, env, obs: np.ndarray) -> np.ndarray:

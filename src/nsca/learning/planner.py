@@ -14,6 +14,11 @@ With `baseline`, the plan is candidate 0 plus the weighted perturbations minus t
 mean (the mean baseline of evolution strategies): with uniform weights -- scores the value cannot
 tell apart -- the plan is BC's own action, not BC plus the average of the noise.
 
+With `min_advantage` > 0 the plan is kept only when its expected score (under the softmax
+weights) beats candidate 0's by more than that margin; otherwise candidate 0 -- BC -- is
+executed (safe policy improvement: leave the behaviour policy only for an estimated gain larger
+than the estimate's error; the agent sets the margin to its validated score error).
+
 The temperature is relative (`temperature` x the spread of the candidates' scores), so the
 planner's departure from BC does not depend on how different the model *says* futures are
 (an absolute temperature lets a model that exaggerates differences drag the plan further);
@@ -41,6 +46,8 @@ class PlannerConfig:
     iterations: int = field(1, "refits of the noise mean per step (>1: CEM-style refinement)")
     baseline: bool = field(
         True, "subtract the candidates' mean perturbation: uninformative scores (uniform weights) return BC's action")
+    min_advantage: float = field(
+        0.0, "keep candidate 0 (BC) unless the plan's expected score beats it by more than this (score units)")
     average_then_clip: bool = field(
         True, "average the candidates' unclipped first actions, then clip (False: average clipped actions)")
 
@@ -48,6 +55,8 @@ class PlannerConfig:
         for name in ("horizon", "samples", "iterations"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--agent.planner.{name} must be at least 1, got {getattr(self, name)}")
+        if self.min_advantage < 0:
+            raise UsageError("--agent.planner.min-advantage must be >= 0")
         if self.noise_std < 0:
             raise UsageError("--agent.planner.noise-std must be >= 0")
         if self.temperature <= 0:
@@ -58,21 +67,22 @@ class PlannerConfig:
 
 @torch.no_grad()
 def mppi_action(model_step, policy, value, state: torch.Tensor, goal: torch.Tensor, cfg: PlannerConfig,
-                features, generator: torch.Generator) -> torch.Tensor:
+                features, generator: torch.Generator, stats: dict | None = None) -> torch.Tensor:
     """One state (1, D) -> its action (A,); see `mppi_actions`."""
-    return mppi_actions(model_step, policy, value, state, goal, cfg, features, [generator])[0]
+    return mppi_actions(model_step, policy, value, state, goal, cfg, features, [generator], stats)[0]
 
 
 @torch.no_grad()
 def mppi_actions(model_step, policy, value, states: torch.Tensor, goals: torch.Tensor, cfg: PlannerConfig,
-                 features, generators: list[torch.Generator]) -> torch.Tensor:
+                 features, generators: list[torch.Generator], stats: dict | None = None) -> torch.Tensor:
     """Plan for B states at once (B parallel episodes, each with its own noise generator): the
     networks run once per step on all B x `samples` candidates, so evaluation is bound by the
     simulator rather than by per-call overhead. Every episode's action is bit-identical to
     planning for it alone (per-episode noise draws, per-episode reductions; tested).
 
     `model_step(s, a, h) -> (s', sim_reward or None)` and `value(s', a, g, sim_reward) -> (B*n,)`
-    take the B x n candidates flattened episode-major."""
+    take the B x n candidates flattened episode-major. `stats`, if given, counts the plans
+    (`plans`) and those kept by the `min_advantage` gate (`departed`)."""
     n, b, adim = cfg.samples, states.shape[0], policy_action_dim(policy)
     g = goals.repeat_interleave(n, 0)
     shift = torch.zeros(b, cfg.horizon, adim)
@@ -98,10 +108,19 @@ def mppi_actions(model_step, policy, value, states: torch.Tensor, goals: torch.T
             temp = cfg.temperature * (float(score[i].std()) + 1e-6 if cfg.relative_temperature else 1.0)
             weights.append(torch.softmax((score[i] - score[i].max()) / temp, 0))
         shift = torch.stack([(w[:, None, None] * noise[i]).sum(0) for i, w in enumerate(weights)])
-    if cfg.baseline:  # the departure from candidate 0 (BC + shift) is the weights' excess over uniform
-        return torch.stack([first[i, 0] + ((w - 1.0 / n)[:, None] * (first[i] - first[i, 0])).sum(0)
-                            for i, w in enumerate(weights)])
-    return torch.stack([(w[:, None] * first[i]).sum(0) for i, w in enumerate(weights)])
+    plans = []
+    for i, w in enumerate(weights):
+        gated = cfg.min_advantage > 0 and float((w * score[i]).sum() - score[i, 0]) <= cfg.min_advantage
+        if stats is not None:
+            stats["plans"] = stats.get("plans", 0) + 1
+            stats["departed"] = stats.get("departed", 0) + (not gated)
+        if gated:
+            plans.append(first[i, 0])  # not a validated improvement: keep candidate 0
+        elif cfg.baseline:  # the departure from candidate 0 (BC + shift) is the weights' excess over uniform
+            plans.append(first[i, 0] + ((w - 1.0 / n)[:, None] * (first[i] - first[i, 0])).sum(0))
+        else:
+            plans.append((w[:, None] * first[i]).sum(0))
+    return torch.stack(plans)
 
 
 def policy_action_dim(policy) -> int:
