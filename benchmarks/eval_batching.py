@@ -42,7 +42,7 @@ class StepTimer:
 
 def main() -> None:
     from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout, rollout_pool
-    from nsca.experiments.lethality import EVAL_BATCH, calibrated_constants
+    from nsca.experiments.lethality import EVAL_BATCH, calibrated_constants, validation_babble
     from nsca.learning.agent import AgentConfig, Phase0Agent
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,7 +59,7 @@ def main() -> None:
     prior = None if args.prior == "none" else float(args.prior)
     agent = Phase0Agent(AgentConfig(prior=prior), seed=0, constants=calibrated_constants(args.task, 800))
     t = time.perf_counter()
-    agent.fit(demos)
+    agent.fit(demos, babble=validation_babble(args.task))
     fit_s = time.perf_counter() - t
     layouts = eval_layout_seeds(args.episodes)
 

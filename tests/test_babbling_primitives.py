@@ -123,6 +123,8 @@ def test_every_primitive_is_bounded_and_recorded(worker, primitive):
         assert r["actions"].shape == (worker.n_frames, 4)
         assert np.all(np.abs(r["actions"]) <= 1.0)
         assert r["audio"].shape == (worker.n_frames, worker.samples_per_frame)
+        # A frame's sound ends at its own time step (no future sound in an input): frame 0 is silent.
+        assert not r["audio"][0].any()
         assert r["ctrl_steps"] <= worker.n_steps + 20
         assert np.isfinite(r["states"]).all()
 

@@ -131,7 +131,9 @@ class Worker:
         if self.audio:
             n = (self.n_frames - 1) * self.samples_per_frame
             wave = A.synthesize(obj, dv, pg.ctrl_dt_s, n, rng)
-            out["audio"] = np.concatenate([wave, np.zeros(self.samples_per_frame, np.float32)]).reshape(
+            # Frame k's window is the sound from frame k-1 to frame k: it ends at its own time step,
+            # so no input carries sound the next action produces (frame 0: silence).
+            out["audio"] = np.concatenate([np.zeros(self.samples_per_frame, np.float32), wave]).reshape(
                 self.n_frames, self.samples_per_frame)
         return out
 

@@ -195,7 +195,7 @@ DESCRIPTIONS = {
     "competence": "how well the primitive achieved its goal, in [0, 1]", "material": "material id (labels.material)",
     "hardness_class": "0 soft, 1 medium, 2 hard", "mass_kg": "object mass", "mass_class": "0 light (<0.1 kg), 1 medium, 2 heavy (>=0.4 kg)",
     "peak_impulse_ns": "largest impulse on the object in one control step, N*s",
-    "frame": "64x64 RGB uint8 image, HWC, flattened", "audio": "16 kHz mono float32 from this frame to the next",
+    "frame": "64x64 RGB uint8 image, HWC, flattened", "audio": "16 kHz mono float32 from the previous frame to this one (frame 0: silence)",
 }
 
 

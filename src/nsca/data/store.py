@@ -15,7 +15,7 @@ mean control action from this frame to the next; zeros on the last frame), `obj_
 episode-level labels repeated on every row (`object_id`, `primitive`, `spawn`, `params`,
 `phase`, `outcome`, `meaningful`, `competence`, `material`, `hardness_class`, `mass_kg`,
 `mass_class`, `peak_impulse_ns`); optional `frame` (64*64*3 uint8, HWC) and `audio` (float32
-samples at 16 kHz from this frame to the next). Read a shard with plain pyarrow:
+samples at 16 kHz from the previous frame to this one: no future sound). Read a shard with plain pyarrow:
 `pq.read_table(path).to_pandas()`; fixed-size list columns hold the vectors.
 
 Shards are written to a temporary file and renamed, so a killed run leaves only whole shards
