@@ -53,7 +53,7 @@ def test_results_pair_by_seed_aggregate_across_tasks_and_holm_correct():
     assert rows["none"]["vs_reference"]["p_improve"] > 0.7 and res["family_size"] == 2
     lo, hi = rows["prior_0.9"]["iqm_ci95"]
     assert lo <= rows["prior_0.9"]["iqm"] <= hi
-    assert res["verdict"].startswith("prior_0.9 beats") and "none@5" in res["verdict"]
+    assert res["verdict"] == "prior_0.9 beats none@5 (Holm p < 0.05)"
     assert build_results(cfg, _records(rates)) == res  # seeded bootstrap: same numbers every time
     json.dumps(res, allow_nan=False)
 

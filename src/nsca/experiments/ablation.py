@@ -168,15 +168,17 @@ def build_results(cfg: AblationConfig, records: list[dict]) -> dict:
 
 
 def _verdict(by_demos: dict) -> str:
-    carried, against_none = [], []
+    beats, beaten = [], []
     for demos, block in by_demos.items():
         for c, row in block["conditions"].items():
             cmp = row.get("vs_reference")
-            if cmp and cmp["differs"] and cmp["diff_abs"] > 0:
-                (against_none if c == "none" else carried).append(f"{c}@{demos}")
-    if not carried and not against_none:
+            if cmp and cmp["differs"]:
+                (beats if cmp["diff_abs"] > 0 else beaten).append(f"{c}@{demos}")
+    if not beats and not beaten:
         return "no condition differs from prior_0.9 after Holm correction"
-    return "prior_0.9 beats (Holm p < 0.05): " + ", ".join(against_none + carried)
+    parts = ([f"prior_0.9 beats {', '.join(beats)}"] if beats else []) + \
+            ([f"prior_0.9 is beaten by {', '.join(beaten)}"] if beaten else [])
+    return "; ".join(parts) + " (Holm p < 0.05)"
 
 
 def report_lines(results: dict) -> list[str]:
