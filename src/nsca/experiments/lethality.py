@@ -376,7 +376,7 @@ def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
                   ("sim+true", "bc"), ("sim+learned", "bc"), ("sim+true", "sim+learned"), ("none+true", "bc")]
         for c in conds:
             if c.startswith("prior_") and "+" not in c:
-                wanted += [(c, "none"), (c + "+true", "none+true")]
+                wanted += [(c, "none"), (c + "+true", "none+true"), (c, "bc")]
             if c.startswith("corrective_"):
                 wanted += [(c, "bc")]
                 if c != "corrective_none":
