@@ -151,7 +151,7 @@ def test_own_prior_learning_rate_lets_the_weight_move_further():
     moved = {}
     for prior_lr in (1e-3, 1e-2):  # the shared lr vs rho's own (the one recipe's default)
         agent = Phase0Agent(AgentConfig(prior=0.9, bc_steps=0, reward_steps=0, world_model_steps=100,
-                                        prior_lr=prior_lr), seed=0)
+                                        prior_lr=prior_lr, validated_temperature=False), seed=0)
         moved[prior_lr] = abs(agent.fit(demos)["prior_weight"] - 0.9)
     assert moved[1e-2] > 3 * moved[1e-3] > 0
 
