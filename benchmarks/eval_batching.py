@@ -41,7 +41,7 @@ class StepTimer:
 
 
 def main() -> None:
-    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout, rollout_pool
+    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_pool
     from nsca.experiments.lethality import EVAL_BATCH, calibrated_constants, validation_babble
     from nsca.learning.agent import AgentConfig, Phase0Agent
 
@@ -72,18 +72,9 @@ def main() -> None:
         seq_s = time.perf_counter() - t
 
     envs = [env] + [MetaWorldTask(args.task) for _ in range(min(args.batch, len(layouts)) - 1)]
-    noise: dict[int, torch.Generator] = {}
-
-    def act_batch(slots, episodes, obs):
-        for i in episodes:
-            if i not in noise:
-                noise[i] = agent.episode_noise(i)
-        return agent.act_batch(np.stack([envs[k].state(o) for k, o in zip(slots, obs)]),
-                               np.stack([goal(o) for o in obs]), [noise[i] for i in episodes])
-
     with StepTimer() as pool_timer:
         t = time.perf_counter()
-        pooled = rollout_pool(envs, layouts, act_batch, max_steps=args.steps)
+        pooled = rollout_pool(envs, layouts, agent.pool_actor(envs), max_steps=args.steps)
         pool_s = time.perf_counter() - t
 
     same = all(np.array_equal(a.actions, b.actions) and a.success == b.success for a, b in zip(seq, pooled))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout, rollout_pool
+from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_pool
 from nsca.learning.agent import FEATURE_DIM, AgentConfig, Phase0Agent, features
 from nsca.learning.bc import BCPolicy
 from nsca.learning.planner import PlannerConfig, mppi_action, mppi_actions
@@ -77,14 +77,7 @@ def test_pool_rollouts_equal_one_episode_at_a_time():
         agent.reset(i)
         alone.append(rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=15))
     envs = [env, MetaWorldTask(task)]  # 2 slots for 3 episodes: a slot takes the next layout
-    noise = {}
-
-    def act_batch(slots, episodes, obs):
-        gens = [noise.setdefault(i, agent.episode_noise(i)) for i in episodes]
-        return agent.act_batch(np.stack([envs[k].state(o) for k, o in zip(slots, obs)]),
-                               np.stack([goal(o) for o in obs]), gens)
-
-    pooled = rollout_pool(envs, layouts, act_batch, max_steps=15)
+    pooled = rollout_pool(envs, layouts, agent.pool_actor(envs), max_steps=15)
     for a, b in zip(alone, pooled):
         assert a.layout_seed == b.layout_seed
         assert np.array_equal(a.actions, b.actions) and np.array_equal(a.states, b.states)

@@ -226,7 +226,7 @@ def validation_babble(task: str, steps: int = VALIDATION_STEPS) -> dict:
 
 def run_cell(c: dict, cell_dir: Path) -> dict:
     """One (condition, seed): demos -> calibrate -> fit agent -> evaluate. Pure given its config."""
-    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout, rollout_pool
+    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_pool
     from nsca.learning.agent import Oracle, Phase0Agent
     from nsca.utils.seeding import seed_everything
 
@@ -245,17 +245,7 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     layouts = eval_layout_seeds(c["eval_episodes"])
     if agent.batchable:  # episodes stepped together, the planner's networks called once per step for all
         envs = [env] + [MetaWorldTask(c["task"]) for _ in range(min(EVAL_BATCH, len(layouts)) - 1)]
-        noise = {}  # episode -> its planner noise, as agent.reset(episode) would seed it
-
-        def act_batch(slots, episodes, obs):
-            for i in episodes:
-                if i not in noise:
-                    noise[i] = agent.episode_noise(i)
-            gens = [noise[i] for i in episodes]
-            return agent.act_batch(np.stack([envs[k].state(o) for k, o in zip(slots, obs)]),
-                                   np.stack([goal(o) for o in obs]), gens)
-
-        eps = rollout_pool(envs, layouts, act_batch, max_steps=c["episode_steps"])
+        eps = rollout_pool(envs, layouts, agent.pool_actor(envs), max_steps=c["episode_steps"])
         for e in envs[1:]:
             e.close()
     else:

@@ -373,6 +373,19 @@ class Phase0Agent:
                          self.plan_stats)
         return a.clamp(-1, 1).numpy()
 
+    def pool_actor(self, envs: list):
+        """`act_batch(slots, episodes, obs)` for `nsca.envs.metaworld.rollout_pool` on `envs`:
+        each episode gets the planner noise `reset(episode)` would give it."""
+        noise: dict[int, torch.Generator] = {}
+
+        def act_batch(slots, episodes, obs):
+            for i in episodes:
+                if i not in noise:
+                    noise[i] = self.episode_noise(i)
+            return self.act_batch(np.stack([envs[k].state(o) for k, o in zip(slots, obs)]),
+                                  np.stack([goal(o) for o in obs]), [noise[i] for i in episodes])
+        return act_batch
+
     def act(self, state: np.ndarray, goal_pos: np.ndarray) -> np.ndarray:
         s = torch.as_tensor(state, dtype=torch.float32)
         g = torch.as_tensor(goal_pos, dtype=torch.float32)
