@@ -7,6 +7,9 @@ Workers run interactions in parallel processes; the explorer proposes one shard 
 a time and is updated in episode order, so the data does not depend on the number of workers.
 Each finished shard is written atomically; a rerun of the same command skips finished shards
 (the explorer is rebuilt by replaying them) and carries on.
+
+`--scene metaworld` runs the same machinery in Meta-World's scenes (nsca.babbling.metaworld_scenes):
+the explorer's "objects" are then the tasks' main objects, one per task of `--tasks`.
 """
 
 from __future__ import annotations
@@ -18,16 +21,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
+from nsca.babbling.metaworld_scenes import ML10_TRAIN_TASKS
 from nsca.config import field
 from nsca.errors import UsageError
 
 HELD_OUT_SEED_OFFSET = 1_000_003
 _DATA_KEYS = ("seed", "steps", "n_objects", "random_fraction", "uniform_share", "window", "shard_size",
               "refresh", "n_steps", "record_every", "render", "audio")
+# The Meta-World scenes: the catalogue size gives way to the task list (stores written before the
+# scene option existed are playground stores and keep their config.json unchanged).
+_METAWORLD_DATA_KEYS = tuple(k for k in _DATA_KEYS if k != "n_objects") + ("scene", "tasks")
+CONTROL_DT_S = {"playground": 0.01, "metaworld": 0.0125}   # one control step
+SUBSTEPS = {"playground": 4, "metaworld": 5}                 # MuJoCo steps per control step
 
 
 @dataclass
@@ -42,6 +51,11 @@ class BabbleConfig:
     audio: bool = field(False, "store synthesised impact audio (16 kHz mono)")
     out: str | None = field(None, "output folder (default: $NSCA_DATA_ROOT/babbling, NSCA_DATA_ROOT defaults to ./data)")
     seed: int = field(0, "seed of the catalogue, the explorer and every interaction")
+    scene: Literal["playground", "metaworld"] = field(
+        "playground", "where to babble: NSCA's MuJoCo playground, or Meta-World's Sawyer arm in the scenes of --tasks "
+                      "(default --out then $NSCA_DATA_ROOT/babbling-metaworld)")
+    tasks: list[str] = field(list(ML10_TRAIN_TASKS), "Meta-World tasks whose scenes --scene metaworld babbles in "
+                                                     "(default: the 10 ML10 train tasks)")
     n_objects: int = field(120, "objects in the training catalogue")
     random_fraction: float = field(0.1, "share of interactions chosen uniformly at random before competence-driven ones")
     uniform_share: float = field(0.2, "share of uniform choices kept in the competence-driven phase")
@@ -67,10 +81,17 @@ class BabbleConfig:
             raise UsageError("window must be >= 2, shard_size and refresh >= 1")
         if self.record_every < 1 or self.n_steps < self.record_every or self.n_steps % self.record_every:
             raise UsageError(f"n_steps ({self.n_steps}) must be a positive multiple of record_every ({self.record_every})")
+        if self.scene == "metaworld":
+            from nsca.babbling.metaworld_scenes import resolve_tasks
+
+            self.tasks = resolve_tasks(self.tasks)  # v3 names; an unknown task is a one-line error
+        elif list(self.tasks) != list(ML10_TRAIN_TASKS):
+            raise UsageError("--tasks applies to --scene metaworld")
 
     def data_config(self) -> dict:
         """The settings the data depends on: an --out written with other values is refused."""
-        return {k: getattr(self, k) for k in _DATA_KEYS}
+        keys = _METAWORLD_DATA_KEYS if self.scene == "metaworld" else _DATA_KEYS
+        return {k: getattr(self, k) for k in keys}
 
 
 
@@ -81,19 +102,28 @@ _SETTINGS: dict = {}
 
 
 def _init_worker(settings: dict) -> None:
+    if settings == _SETTINGS:
+        return  # in-process: keep the workers built so far for these settings (e.g. the Meta-World scenes)
     _SETTINGS.clear()
     _SETTINGS.update(settings)
     _WORKERS.clear()
 
 
 def _worker(kind: str):
-    """A Worker for the training catalogue ("train") or the probe ("probe-train"/"probe-heldout")."""
+    """A Worker for the training catalogue ("train"), the probe ("probe-train"/"probe-heldout") or
+    the Meta-World scenes ("metaworld")."""
     from nsca.babbling.interaction import Worker
     from nsca.envs.objects import make_catalogue
 
     w = _WORKERS.get(kind)
     if w is None:
         s = _SETTINGS
+        if kind == "metaworld":
+            from nsca.babbling.metaworld_scenes import MetaWorldWorker
+
+            w = _WORKERS[kind] = MetaWorldWorker(s["tasks"], n_steps=s["n_steps"], record_every=s["record_every"],
+                                                 render=s["render"], audio=s["audio"])
+            return w
         if kind == "probe-heldout":
             catalogue = make_catalogue(s["probe_objects"], s["seed"] + HELD_OUT_SEED_OFFSET)
         else:
@@ -134,8 +164,10 @@ class _Executor:
 
 
 # ---- shards ------------------------------------------------------------------------------
-def episode_columns(results: list[dict], catalogue, frames_per_episode: int, record_every: int) -> dict:
-    """The shard's columns (see nsca.data.store) from a batch of interaction results."""
+def episode_columns(results: list[dict], catalogue, frames_per_episode: int, record_every: int,
+                    control_dt_s: float = 0.01) -> dict:
+    """The shard's columns (see nsca.data.store) from a batch of interaction results. A result
+    may name its `scene` (default "playground") and the `spawn` mode it actually used."""
     from nsca.babbling.coverage import is_meaningful
     from nsca.babbling.primitives import PRIMITIVES
     from nsca.babbling.spawn import SPAWN_MODES
@@ -156,13 +188,13 @@ def episode_columns(results: list[dict], catalogue, frames_per_episode: int, rec
         "episode_index": episode,
         "frame_index": frame,
         "is_last": frame == F - 1,
-        "timestamp_s": (frame * record_every * 0.01).astype(np.float32),
+        "timestamp_s": (frame * record_every * control_dt_s).astype(np.float32),
         "state": np.concatenate([r["states"] for r in results]),
         "action": np.concatenate([r["actions"] for r in results]),
         "obj_quat": np.concatenate([r["quats"] for r in results]),
         "object_id": per_episode([s.object_id for s in specs], np.int32),
         "primitive": per_episode([PRIMITIVES.index(s.primitive) for s in specs], np.int8),
-        "spawn": per_episode([SPAWN_MODES.index(s.spawn) for s in specs], np.int8),
+        "spawn": per_episode([SPAWN_MODES.index(r.get("spawn", r["spec"].spawn)) for r in results], np.int8),
         "params": per_episode([s.params for s in specs], np.float32),
         "phase": per_episode([s.phase for s in specs], np.int8),
         "seed": per_episode([s.seed for s in specs], np.int64),
@@ -174,6 +206,7 @@ def episode_columns(results: list[dict], catalogue, frames_per_episode: int, rec
         "mass_kg": per_episode([o.mass_kg for o in objs], np.float32),
         "mass_class": per_episode([o.mass_class for o in objs], np.int8),
         "peak_impulse_ns": per_episode([r["peak_impulse_ns"] for r in results], np.float32),
+        "scene": per_episode([r.get("scene", "playground") for r in results], object),
     }
     if "frames" in results[0]:
         cols["frame"] = np.concatenate([r["frames"] for r in results]).reshape(E * F, -1)
@@ -196,10 +229,12 @@ DESCRIPTIONS = {
     "hardness_class": "0 soft, 1 medium, 2 hard", "mass_kg": "object mass", "mass_class": "0 light (<0.1 kg), 1 medium, 2 heavy (>=0.4 kg)",
     "peak_impulse_ns": "largest impulse on the object in one control step, N*s",
     "frame": "64x64 RGB uint8 image, HWC, flattened", "audio": "16 kHz mono float32 from the previous frame to this one (frame 0: silence)",
+    "scene": "where the interaction ran: playground, or metaworld:<task> (object_id is then the task's index)",
 }
 
 
 def write_schema(root: Path, cols: dict, cfg: BabbleConfig, frames_per_episode: int) -> None:
+    """schema.json: columns, label names, timing. Meta-World stores add their task list (labels.tasks)."""
     from nsca.babbling.coverage import MEANINGFUL, OUTCOMES
     from nsca.babbling.primitives import PRIMITIVES
     from nsca.babbling.spawn import SPAWN_MODES
@@ -215,7 +250,8 @@ def write_schema(root: Path, cols: dict, cfg: BabbleConfig, frames_per_episode: 
         "format": FORMAT,
         "features": features,
         "frames_per_episode": frames_per_episode,
-        "control_dt_s": 0.01,
+        "control_dt_s": CONTROL_DT_S[cfg.scene],
+        "scene": cfg.scene,
         "record_every_control_steps": cfg.record_every,
         "audio_sample_rate": 16_000,
         "image_shape": [64, 64, 3] if cfg.render else None,
@@ -224,6 +260,7 @@ def write_schema(root: Path, cols: dict, cfg: BabbleConfig, frames_per_episode: 
             "primitive": list(PRIMITIVES), "spawn": list(SPAWN_MODES), "outcome": list(OUTCOMES),
             "meaningful_outcomes": sorted(MEANINGFUL), "material": list(MATERIALS),
             "hardness_class": list(HARDNESS_CLASSES), "mass_class": list(MASS_CLASSES),
+            **({"tasks": list(cfg.tasks)} if cfg.scene == "metaworld" else {}),
         },
     })
 
@@ -274,6 +311,7 @@ def run_babble(cfg: BabbleConfig) -> dict:
 
     from nsca.babbling.coverage import OUTCOMES, CoverageTracker
     from nsca.babbling.explorer import LearningProgressExplorer
+    from nsca.babbling.metaworld_scenes import CellTable, moved_from_states
     from nsca.babbling.primitives import PRIMITIVES
     from nsca.data.store import ShardWriter, column_to_numpy, compute_stats, default_babbling_dir, read_shard
     from nsca.envs.objects import make_catalogue
@@ -281,31 +319,49 @@ def run_babble(cfg: BabbleConfig) -> dict:
     from nsca.utils.metrics import MetricsLogger
     from nsca.utils.provenance import provenance
 
-    out = Path(cfg.out) if cfg.out else default_babbling_dir()
+    mw = cfg.scene == "metaworld"
+    out = Path(cfg.out) if cfg.out else default_babbling_dir(cfg.scene)
     ensure_writable_dir(out)
     writer = ShardWriter(out, cfg.data_config())
-    catalogue = make_catalogue(cfg.n_objects, cfg.seed)
+    workers = cfg.workers or os.cpu_count() or 1
+    settings = {k: getattr(cfg, k) for k in ("seed", "n_objects", "probe_objects", "n_steps", "record_every", "render", "audio",
+                                             "scene", "tasks")}
+    if mw:  # one "object" per task: its main object, described by the scenes the workers will use
+        from nsca.babbling.metaworld_scenes import metaworld_catalogue
+
+        if workers == 1:
+            _init_worker(settings)
+            catalogue = _worker("metaworld").describe_all()
+        else:
+            catalogue = metaworld_catalogue(cfg.tasks)
+    else:
+        catalogue = make_catalogue(cfg.n_objects, cfg.seed)
+    n_objects = len(catalogue)
     atomic_write_json(out / "objects.json", [o.to_dict() for o in catalogue])
     frames_per_episode = cfg.n_steps // cfg.record_every + 1
     n_shards = math.ceil(cfg.steps / cfg.shard_size)
     episodes = {k: min(cfg.shard_size, cfg.steps - k * cfg.shard_size) for k in range(n_shards)}
     done = writer.finished({k: e * frames_per_episode for k, e in episodes.items()})
 
-    explorer = LearningProgressExplorer(cfg.n_objects, cfg.steps, cfg.seed, cfg.random_fraction,
+    explorer = LearningProgressExplorer(n_objects, cfg.steps, cfg.seed, cfg.random_fraction,
                                         cfg.window, cfg.uniform_share)
-    coverage = CoverageTracker(cfg.n_objects, len(PRIMITIVES))
+    coverage = CoverageTracker(n_objects, len(PRIMITIVES))
+    cells = CellTable(n_objects, len(PRIMITIVES))
     lp_history: list[dict] = []
     for k in done:  # replay finished shards: same explorer state as when they were written
-        t = read_shard(writer.shard_path(k), ["frame_index", "object_id", "primitive", "params", "competence", "outcome"])
+        t = read_shard(writer.shard_path(k), ["frame_index", "object_id", "primitive", "params", "competence", "outcome",
+                                              "state"])
         first = column_to_numpy(t.column("frame_index")) == 0
         cols = {c: column_to_numpy(t.column(c))[first] for c in ("object_id", "primitive", "params", "competence", "outcome")}
-        for o, p, prm, c, oc in zip(cols["object_id"], cols["primitive"], cols["params"], cols["competence"], cols["outcome"]):
+        states = column_to_numpy(t.column("state")).reshape(len(cols["outcome"]), frames_per_episode, -1)
+        for o, p, prm, c, oc, st in zip(cols["object_id"], cols["primitive"], cols["params"], cols["competence"],
+                                        cols["outcome"], states):
             explorer.update(int(o), PRIMITIVES[int(p)], tuple(float(x) for x in prm), float(c))
             coverage.update(int(o), int(p), int(oc), float(c))
+            cells.update(int(o), int(p), moved_from_states(st))
         lp_history.append({"episodes": k * cfg.shard_size + episodes[k], "coverage": coverage.coverage(), **explorer.table()})
 
-    workers = cfg.workers or os.cpu_count() or 1
-    settings = {k: getattr(cfg, k) for k in ("seed", "n_objects", "probe_objects", "n_steps", "record_every", "render", "audio")}
+    kind = "metaworld" if mw else "train"
     started = time.time()
     prov = {"generator": "nsca babble", **provenance(), "seed": cfg.seed, "config": asdict(cfg),
             "start_time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))}
@@ -325,10 +381,12 @@ def run_babble(cfg: BabbleConfig) -> dict:
                 # Propose a small batch from the current learning progress, run it, learn from it.
                 specs = explorer.propose(start, min(cfg.refresh, end - start))
                 batch = []
-                for r in executor.map([("train", s) for s in specs]):
+                for r in executor.map([(kind, s) for s in specs]):
                     batch.append(r)
                     ctrl_steps += r["ctrl_steps"]
-                    coverage.update(r["spec"].object_id, PRIMITIVES.index(r["spec"].primitive), r["outcome"], r["competence"])
+                    prim = PRIMITIVES.index(r["spec"].primitive)
+                    coverage.update(r["spec"].object_id, prim, r["outcome"], r["competence"])
+                    cells.update(r["spec"].object_id, prim, moved_from_states(r["states"]))
                     bar.update(1)
                 rate = ctrl_steps / (time.perf_counter() - t0)
                 bar.set_postfix_str(f"{rate:,.0f} ctrl steps/s, coverage {coverage.coverage():.1%}")
@@ -336,7 +394,7 @@ def run_babble(cfg: BabbleConfig) -> dict:
                     s = r["spec"]
                     explorer.update(s.object_id, s.primitive, s.params, r["competence"])
                 results.extend(batch)
-            cols = episode_columns(results, catalogue, frames_per_episode, cfg.record_every)
+            cols = episode_columns(results, catalogue, frames_per_episode, cfg.record_every, CONTROL_DT_S[cfg.scene])
             if not (out / "schema.json").exists():
                 write_schema(out, cols, cfg, frames_per_episode)
             writer.write(k, cols)
@@ -350,7 +408,7 @@ def run_babble(cfg: BabbleConfig) -> dict:
         gen_time = time.perf_counter() - t0
         bar.close()
         probe = None
-        if cfg.probe:
+        if cfg.probe and not mw:  # the probe's held-out catalogue is the playground's
             from nsca.babbling.probe import evaluate, probe_specs
 
             heldout = make_catalogue(cfg.probe_objects, cfg.seed + HELD_OUT_SEED_OFFSET)
@@ -358,14 +416,22 @@ def run_babble(cfg: BabbleConfig) -> dict:
             tr = list(executor.map([("probe-train", s) for s in tr_specs]))
             te = list(executor.map([("probe-heldout", s) for s in te_specs]))
             probe = evaluate(catalogue, tr, heldout, te)
+        if mw:  # the physical limit of the same scenes (in-process: the scenes already built)
+            from nsca.babbling.metaworld_scenes import raw_step_rate as mw_raw_step_rate
+
+            raw = mw_raw_step_rate(cfg.tasks, float(np.clip(gen_time / 30, 0.2, 2.0)), _WORKERS.get("metaworld"))
     finally:
         executor.close()
         logger.close()
 
     stats = compute_stats(out, ["state", "action", "params", "competence", "mass_kg", "peak_impulse_ns"])
     atomic_write_json(out / "stats.json", stats)
-    raw = raw_step_rate(seconds=float(np.clip(gen_time / 30, 0.2, 2.0)), seed=cfg.seed)
+    if not mw:
+        raw = raw_step_rate(seconds=float(np.clip(gen_time / 30, 0.2, 2.0)), seed=cfg.seed)
+    substeps = SUBSTEPS[cfg.scene]
     summary = {
+        "scene": cfg.scene,
+        **({"tasks": list(cfg.tasks)} if mw else {}),
         "steps": cfg.steps,
         "affordance_coverage": coverage.coverage(),
         "coverage_gate": 0.8,
@@ -374,6 +440,9 @@ def run_babble(cfg: BabbleConfig) -> dict:
         "coverage_by_primitive": dict(zip(PRIMITIVES, map(float, coverage.coverage_by_primitive()))),
         "outcome_histogram": coverage.histogram(),
         "cells": int(coverage.experienced().size),
+        # Per (object, primitive) cell (for Meta-World: per (task, primitive)): interactions, and the
+        # share where the object got >= 1 cm from its start at some recorded frame.
+        "cell_table": cells.summary([o.name for o in catalogue], PRIMITIVES),
         "grounding_probe": probe,
         "speed": {
             "workers": workers,
@@ -382,8 +451,9 @@ def run_babble(cfg: BabbleConfig) -> dict:
             "generation_wall_s": gen_time,
             "ctrl_steps_per_s": ctrl_steps / gen_time if gen_time > 0 else None,
             "raw_mj_step_per_s_one_core": raw,
-            "raw_ctrl_steps_per_s_one_core": raw / 4,
-            "substeps_per_ctrl_step": 4,
+            "raw_ctrl_steps_per_s_one_core": raw / substeps,
+            "substeps_per_ctrl_step": substeps,
+            "control_dt_s": CONTROL_DT_S[cfg.scene],
         },
         "wall_s": time.time() - started,
         "outcomes": list(OUTCOMES),

@@ -14,9 +14,10 @@ One row per recorded frame. Columns: `index` (global row), `episode_index`, `fra
 mean control action from this frame to the next; zeros on the last frame), `obj_quat`;
 episode-level labels repeated on every row (`object_id`, `primitive`, `spawn`, `params`,
 `phase`, `outcome`, `meaningful`, `competence`, `material`, `hardness_class`, `mass_kg`,
-`mass_class`, `peak_impulse_ns`); optional `frame` (64*64*3 uint8, HWC) and `audio` (float32
-samples at 16 kHz from the previous frame to this one: no future sound). Read a shard with plain pyarrow:
-`pq.read_table(path).to_pandas()`; fixed-size list columns hold the vectors.
+`mass_class`, `peak_impulse_ns`, `scene`: "playground" or "metaworld:<task>"); optional `frame`
+(64*64*3 uint8, HWC) and `audio` (float32 samples at 16 kHz from the previous frame to this one: no
+future sound). Read a shard with plain pyarrow: `pq.read_table(path).to_pandas()`; fixed-size list
+columns hold the vectors. Stores written before the `scene` column existed load as "playground".
 
 Shards are written to a temporary file and renamed, so a killed run leaves only whole shards
 and resumes after the last one. A shard that cannot be read raises `CorruptShardError`
@@ -36,8 +37,16 @@ transitions (frame t -> t+1). Each item is a dict of tensors:
     audio               float32 (audio_samples,) 16 kHz, the window ending at frame t+1
                         (only when the store has audio; zero-padded at the episode start)
 
+    scene               str, "playground" or "metaworld:<task>"
+
 `unit="episode"` gives one item per interaction instead: state (F, STATE_DIM), action (F, 4),
 frames (F, 3, 64, 64) and audio (all samples) with the same labels.
+
+Several stores read together (e.g. one per scene): a folder without schema.json whose
+sub-folders (or symlinks) are stores, e.g. `<root>/babbling/playground` and
+`<root>/babbling/metaworld`. `open_dataset(folder)` then gives a `MultiStoreDataset`: the
+members' items one after the other (members in name order), frames/audio only if every member
+has them. Episodes never straddle members.
 """
 
 from __future__ import annotations
@@ -70,8 +79,23 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV, "data")).expanduser()
 
 
-def default_babbling_dir() -> Path:
-    return data_root() / "babbling"
+def default_babbling_dir(scene: str = "playground") -> Path:
+    """Where `nsca babble` writes by default: <root>/babbling (the folder training reads), or
+    <root>/babbling-<scene> for another scene (see the module docstring to train on it)."""
+    return data_root() / ("babbling" if scene == "playground" else f"babbling-{scene}")
+
+
+def is_store(root: str | Path) -> bool:
+    return (Path(root) / "schema.json").is_file()
+
+
+def member_stores(root: str | Path) -> list[Path]:
+    """The stores in a folder of stores (sub-folders or symlinks holding schema.json), by name;
+    [] when `root` is itself a store or holds none."""
+    root = Path(root)
+    if is_store(root) or not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and is_store(p))
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -88,7 +112,8 @@ def _to_arrow(values: np.ndarray):
 def columns_schema(columns: dict[str, np.ndarray], descriptions: dict[str, str]) -> dict:
     """schema.json's "features" entry for a dict of column arrays (first axis = rows)."""
     return {
-        name: {"dtype": str(v.dtype), "shape": list(v.shape[1:]), "description": descriptions.get(name, "")}
+        name: {"dtype": "string" if v.dtype.kind in "OUS" else str(v.dtype), "shape": list(v.shape[1:]),
+               "description": descriptions.get(name, "")}
         for name, v in columns.items()
     }
 
@@ -228,6 +253,7 @@ class BabblingDataset(torch.utils.data.Dataset):
             raise UsageError(f"unit={unit!r} is not allowed; choose from transition, episode")
         self.unit, self.frame_stack, self.audio_samples = unit, frame_stack, audio_samples
         features = self.schema["features"]
+        self.has_frames_available, self.has_audio_available = "frame" in features, "audio" in features
         self.has_frames = "frame" in features if frames is None else bool(frames)
         self.has_audio = "audio" in features if audio is None else bool(audio)
         for flag, name in ((self.has_frames, "frame"), (self.has_audio, "audio")):
@@ -252,6 +278,18 @@ class BabblingDataset(torch.utils.data.Dataset):
         if n_rows % self.n_frames:
             raise CorruptShardError(f"{self.root}: {n_rows} rows is not a whole number of {self.n_frames}-frame episodes")
         self.n_episodes = n_rows // self.n_frames
+        self.scene_names, self.scene_codes = _scene_column(self.paths)
+
+    @property
+    def scenes(self) -> np.ndarray:
+        """The scene of every row ("playground" where the store predates the column)."""
+        return np.asarray(self.scene_names, dtype=object)[self.scene_codes]
+
+    def episode_groups(self) -> list[int]:
+        """For each item, its interaction (the unit of the train/val split)."""
+        if self.unit == "episode":
+            return list(range(len(self)))
+        return [i // (self.n_frames - 1) for i in range(len(self))]
 
     def __len__(self) -> int:
         return self.n_episodes * (self.n_frames - 1) if self.unit == "transition" else self.n_episodes
@@ -283,6 +321,7 @@ class BabblingDataset(torch.utils.data.Dataset):
     def _labels(self, row: int) -> dict:
         c = self.columns
         item = {k: torch.tensor(int(c[k][row])) for k in _LABELS}
+        item["scene"] = self.scene_names[self.scene_codes[row]]
         item["hardness"] = torch.tensor(float(c["hardness_class"][row]) / 2.0)
         item["mass_kg"] = torch.tensor(float(c["mass_kg"][row]))
         item["competence"] = torch.tensor(float(c["competence"][row]))
@@ -323,9 +362,103 @@ class BabblingDataset(torch.utils.data.Dataset):
         return item
 
 
+def _scene_column(paths: list[Path]) -> tuple[list[str], np.ndarray]:
+    """(scene names, per-row codes into them) over the shards; a shard without the column is
+    from before it existed: all "playground"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names: list[str] = []
+    codes = []
+    for path in paths:
+        try:
+            has = "scene" in pq.read_schema(path).names
+        except Exception as exc:
+            raise CorruptShardError(f"shard {path} is corrupt ({type(exc).__name__}); delete it and rerun") from None
+        if not has:
+            local, index = ["playground"], np.zeros(shard_rows(path), dtype=np.int64)
+        else:
+            col = read_shard(path, ["scene"]).column("scene")
+            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            enc = col.dictionary_encode()
+            local = [str(x) for x in enc.dictionary.to_pylist()]
+            index = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        remap = []
+        for name in local:
+            if name not in names:
+                names.append(name)
+            remap.append(names.index(name))
+        codes.append(np.asarray(remap, dtype=np.int16)[index] if len(index) else np.zeros(0, np.int16))
+    return (names or ["playground"]), (np.concatenate(codes) if codes else np.zeros(0, np.int16))
+
+
+class MultiStoreDataset(torch.utils.data.Dataset):
+    """Several babbling stores read as one (see the module docstring): the members' items in
+    order. `schema` is the member with the most items' (its timing sets the physics prior's
+    constants in training); the label vocabularies of all members must agree."""
+
+    def __init__(self, roots: list[str | Path], unit: str = "transition", frames: bool | None = None,
+                 audio: bool | None = None, **kw: Any) -> None:
+        if not roots:
+            raise UsageError("no babbling stores to read together")
+        self.members = [BabblingDataset(r, unit=unit, frames=False, audio=False, **kw) for r in roots]
+        has_frames = all(m.has_frames_available for m in self.members) if frames is None else bool(frames)
+        has_audio = all(m.has_audio_available for m in self.members) if audio is None else bool(audio)
+        for m in self.members:
+            for flag, available, name in ((has_frames, m.has_frames_available, "frame"),
+                                          (has_audio, m.has_audio_available, "audio")):
+                if flag and not available:
+                    raise UsageError(f"{m.root} has no {name} column; rerun `nsca babble` with "
+                                     f"--{'render' if name == 'frame' else 'audio'}")
+            m.has_frames, m.has_audio = has_frames, has_audio
+        self.roots = [Path(r) for r in roots]
+        self.unit, self.has_frames, self.has_audio = unit, has_frames, has_audio
+        ref = self.members[0].schema.get("labels", {})
+        for m in self.members[1:]:
+            labels = m.schema.get("labels", {})
+            for key in ("primitive", "outcome", "material"):
+                if key in ref and key in labels and ref[key] != labels[key]:
+                    raise UsageError(f"{m.root} and {self.members[0].root} name their {key} labels differently; "
+                                     "they cannot be trained on together")
+        self.member_schemas = [m.schema for m in self.members]
+        self.schema = max(self.members, key=len).schema
+        self._starts = np.cumsum([0] + [len(m) for m in self.members])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(member, index within it) of item `index`."""
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        k = int(np.searchsorted(self._starts, index, side="right") - 1)
+        return k, index - int(self._starts[k])
+
+    def __getitem__(self, index: int) -> dict:
+        k, i = self.locate(index)
+        return self.members[k][i]
+
+    @property
+    def scenes(self) -> np.ndarray:
+        return np.concatenate([m.scenes for m in self.members])
+
+    def episode_groups(self) -> list[int]:
+        out, offset = [], 0
+        for m in self.members:
+            g = m.episode_groups()
+            out += [offset + x for x in g]
+            offset += (max(g) + 1) if g else 0
+        return out
+
+
 def open_dataset(root: str | Path | None = None, split: str = "train", **kw: Any):
-    """The torch Dataset over a babbling store. The store has no split of its own (training
-    draws its seeded train/val split from the whole set), so `split` must be train or all."""
+    """The torch Dataset over a babbling store, or over a folder of stores read together
+    (`MultiStoreDataset`). The store has no split of its own (training draws its seeded
+    train/val split from the whole set), so `split` must be train or all."""
     if split not in ("train", "all"):
         raise UsageError(f"split={split!r}: the babbling store has one split; use train (or all) and split by index")
-    return BabblingDataset(default_babbling_dir() if root is None else root, **kw)
+    root = default_babbling_dir() if root is None else Path(root)
+    members = member_stores(root)
+    if members:
+        return MultiStoreDataset(members, **kw)
+    return BabblingDataset(root, **kw)

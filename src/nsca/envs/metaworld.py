@@ -27,6 +27,7 @@ from nsca.priors.state import STATE_DIM
 
 DEMO_SEED_STRIDE = 1_000          # demo layout i of run seed s: s * 1000 + i
 EVAL_SEED_BASE = 10_000_000       # evaluation layout i: 10_000_000 + i (shared by all conditions)
+BABBLE_SEED_BASE = 2**31          # babbling layout of interaction seed s (< 2**31): 2**31 + s, disjoint from both
 _NOTED_TASKS: set[str] = set()    # v2 task names whose v3 mapping this process has explained
 
 
@@ -162,6 +163,30 @@ class MetaWorldTask:
         self._last_state = None
         return obs, float(reward), bool(info["success"])
 
+    def step_without_reward(self, action: np.ndarray) -> np.ndarray:
+        """`step` without Meta-World's reward and success (task-agnostic babbling never reads them;
+        they cost half of a step in some tasks): the same mocap move, gripper command, physics and
+        observation as `env.step` (checked in tests/test_babbling_metaworld.py)."""
+        import mujoco
+
+        e = self.env
+        a = np.clip(action, -1.0, 1.0).astype(np.float32)
+        self._vel_prev = (self._last_obs[:3] - self._last_obs[18:21]) / self.dt_s
+        e.set_xyz_action(a[:3])
+        if e.curr_path_length >= e.max_path_length:
+            raise ValueError("You must reset the env manually once truncate==True")
+        e.do_simulation([a[-1], -a[-1]], n_frames=e.frame_skip)
+        e.curr_path_length += 1
+        for site in e._target_site_config:
+            e._set_pos_site(*site)
+        if not e._did_see_sim_exception:
+            mujoco.mj_forward(e.model, e.data)
+            space = e.sawyer_observation_space
+            e._last_stable_obs = np.clip(e._get_obs(), a_max=space.high, a_min=space.low, dtype=np.float64)
+        self._last_obs = obs = np.asarray(e._last_stable_obs, dtype=np.float32)
+        self._last_state = None
+        return obs
+
     def state(self, obs: np.ndarray) -> np.ndarray:
         """The object-centric state of the current step (obs must be the latest observation);
         computed once per step, however many readers (episode record, agent) ask for it."""
@@ -193,12 +218,14 @@ def _robot_bodies(model) -> set[int]:
     return {b for b in range(model.nbody) if int(model.body_rootid[b]) == root}
 
 
-def object_properties(env, obs: np.ndarray) -> tuple[float, float]:
-    """(half-height, free) of the task's main object, read from the MuJoCo model as perception
-    would: the non-robot body nearest the observed object position; free if a free joint connects
-    it to the world; half-height = its centre minus the lowest point of its geoms."""
-    import mujoco
+def robot_bodies(model) -> set[int]:
+    """Bodies of the Sawyer arm (public name of the rule `object_properties` uses)."""
+    return _robot_bodies(model)
 
+
+def main_object_body(env, obs: np.ndarray) -> int:
+    """The task's main object as perception would find it: the non-robot body nearest the
+    observed object position (obs[4:7]: the state's OBJ_POS), over body centres, sites and geoms."""
     m, d = env.model, env.data
     p = np.asarray(obs[4:7], np.float64)
     robot = _robot_bodies(m)
@@ -210,6 +237,18 @@ def object_properties(env, obs: np.ndarray) -> tuple[float, float]:
         dist = float(np.linalg.norm(pos - p))
         if b != 0 and b not in robot and dist < best:
             best, body = dist, b
+    return body
+
+
+def object_properties(env, obs: np.ndarray) -> tuple[float, float]:
+    """(half-height, free) of the task's main object, read from the MuJoCo model as perception
+    would: the non-robot body nearest the observed object position; free if a free joint connects
+    it to the world; half-height = its centre minus the lowest point of its geoms."""
+    import mujoco
+
+    m, d = env.model, env.data
+    p = np.asarray(obs[4:7], np.float64)
+    body = main_object_body(env, obs)
     free, b = 0.0, body
     while b > 0:
         for j in range(m.body_jntadr[b], m.body_jntadr[b] + m.body_jntnum[b]):
@@ -254,6 +293,14 @@ def demo_layout_seeds(run_seed: int, count: int) -> list[int]:
 
 def eval_layout_seeds(count: int) -> list[int]:
     return [EVAL_SEED_BASE + i for i in range(count)]
+
+
+def babble_layout_seed(seed: int) -> int:
+    """The layout of a babbling interaction with seed `seed` (0 <= seed < 2**31): never a demo
+    or evaluation layout, so babbling data cannot leak the layouts an agent is evaluated on."""
+    if not 0 <= seed < 2**31:
+        raise ValueError(f"babbling seed {seed} is outside [0, 2**31)")
+    return BABBLE_SEED_BASE + int(seed)
 
 
 # --- episodes and demos -----------------------------------------------------------------

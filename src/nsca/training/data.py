@@ -136,9 +136,17 @@ def ensure_babbling_data(cfg: TrainConfig) -> None:
     from nsca.babbling.run import BabbleConfig, run_babble
     from nsca.config import from_dict, presets
     from nsca.data.download import data_root
+    from nsca.data.store import member_stores
     from nsca.utils.io import read_json
 
     out = data_root(cfg.data_root) / "babbling"
+    members = member_stores(out)
+    if members:  # a folder of stores read together (one per scene): count what they hold, generate nothing
+        held = sum((read_json(m / "config.json") or {}).get("steps", 0) for m in members)
+        if held < cfg.babbling_steps:
+            raise UsageError(f"the stores in {out} hold {held} babbling interactions, fewer than babbling_steps="
+                             f"{cfg.babbling_steps}; add to them or point data_root elsewhere")
+        return
     existing = read_json(out / "config.json")
     summary = read_json(out / "summary.json")
     if existing is not None and summary is not None:
@@ -160,7 +168,11 @@ def ensure_babbling_data(cfg: TrainConfig) -> None:
 def dataset_facts(dataset: Dataset) -> dict[str, Any]:
     """What the model must match in a data set: label counts, the physics prior's constants
     (a babbling transition spans `record_every` control steps), and episode groups for the
-    train/val split (transitions of one interaction never straddle it)."""
+    train/val split (transitions of one interaction never straddle it).
+
+    Stores read together (nsca.data.store.MultiStoreDataset, e.g. playground + Meta-World) may
+    differ in the time a transition spans (10 vs 12.5 ms control steps): the prior takes the
+    constants of the member with the most items, and says so."""
     schema = getattr(dataset, "schema", None)
     if not schema:
         return {"model": {}, "constants": None, "groups": None}
@@ -171,12 +183,22 @@ def dataset_facts(dataset: Dataset) -> dict[str, Any]:
                                                   ("n_primitives", "primitive")) if src in labels}
     k = int(schema.get("record_every_control_steps", 1))
     base = PhysicsConstants()
+    members = getattr(dataset, "member_schemas", None) or [schema]
+    spans = sorted({float(m.get("control_dt_s", base.dt_s)) * int(m.get("record_every_control_steps", 1)) for m in members})
+    if len(spans) > 1:
+        import sys
+
+        sys.stderr.write(f"note: the babbling stores read together span {', '.join(f'{x * 1000:g}' for x in spans)} ms "
+                         f"per transition; the physics prior uses {float(schema.get('control_dt_s', base.dt_s)) * k * 1000:g} ms "
+                         "(the store with the most transitions)\n")
     constants = PhysicsConstants(
         dt_s=float(schema.get("control_dt_s", base.dt_s)) * k,
         action_scale_m=base.action_scale_m * k,
     )
     groups = None
-    if getattr(dataset, "unit", None) == "transition" and hasattr(dataset, "n_frames"):
+    if getattr(dataset, "unit", None) == "transition" and hasattr(dataset, "episode_groups"):
+        groups = dataset.episode_groups()
+    elif getattr(dataset, "unit", None) == "transition" and hasattr(dataset, "n_frames"):
         groups = [i // (dataset.n_frames - 1) for i in range(len(dataset))]
     return {"model": model, "constants": constants, "groups": groups}
 
