@@ -44,6 +44,9 @@ def test_eval_physion_end_to_end_is_deterministic_and_strict(tmp_path):
     assert main(["eval", "physion", *TINY, "--data", str(scenes), "--out", str(tmp_path / "b")]) == 0
     a, b = _strict_json(tmp_path / "a" / "results.json"), _strict_json(tmp_path / "b" / "results.json")
     assert a["counts"] == {"readout_training": 8, "test": 8, "test_contact_rate": 0.5}
+    # The default is Physion's 1.5 s window, for generation (no kept contact inside it) and readout.
+    assert a["observe_s"] == 1.5
+    assert all(g["observe_s"] == 1.5 for g in a["source"]["generation"].values())
     for model in ("random_init", "physics_rollout"):
         for protocol in P.PROTOCOLS:
             block = a["results"][model][protocol]
