@@ -14,6 +14,11 @@ A multinomial logistic regression (numpy, L2) is fitted on the training objects 
 the held-out ones: hardness class (soft/medium/hard) from hearing, mass class
 (light/medium/heavy) from feeling. Accuracy is reported beside chance (1/3) and the majority
 class share of the held-out objects.
+
+This probe reads hand-made features, no learned model, and its held-out objects share their
+materials' exact constants with the training ones. `nsca eval grounding`
+(nsca.evaluation.grounding) is the probe of the trained model: it trains on the babbling store,
+tests on objects with jittered materials and uses these features as its hand-made baseline.
 """
 
 from __future__ import annotations
@@ -46,16 +51,22 @@ def probe_specs(catalogue: list[ObjectSpec], seed: int) -> list[InteractionSpec]
     return specs
 
 
-def _feel(result: dict) -> np.ndarray:
-    s = result["states"]
-    hand, obj = s[:, S.HAND_POS], s[:, S.OBJ_POS]
+def feel_features(states: np.ndarray, competence: float, hand_lag_m: np.ndarray) -> np.ndarray:
+    """Feeling features of one lift or shake (recorded states, its competence and the hand's lag
+    below its target at the end: `Worker.run`'s `hand_lag_m`, which is also the last recorded
+    state's TARGET field)."""
+    hand, obj = states[:, S.HAND_POS], states[:, S.OBJ_POS]
     rel = obj - hand
     rise_hand = max(hand[:, 2].max() - hand[0, 2], 1e-3)
     rise = (obj[-1, 2] - obj[0, 2]) / rise_hand
     slip = float(np.linalg.norm(rel[-1] - rel[len(rel) // 2]))
     wobble = float(rel.std(0).sum())
-    sag = np.log(max(float(result["hand_lag_m"][2]), 1e-6))
-    return np.array([rise, result["competence"], slip, wobble, sag])
+    sag = np.log(max(float(hand_lag_m[2]), 1e-6))
+    return np.array([rise, competence, slip, wobble, sag])
+
+
+def _feel(result: dict) -> np.ndarray:
+    return feel_features(result["states"], result["competence"], result["hand_lag_m"])
 
 
 def features(catalogue: list[ObjectSpec], results: Iterable[dict]) -> tuple[np.ndarray, np.ndarray]:

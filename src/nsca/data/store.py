@@ -34,8 +34,9 @@ transitions (frame t -> t+1). Each item is a dict of tensors:
     episode_index, frame_index   int64 ()
     frames, next_frames float32 (frame_stack, 3, 64, 64) in [0, 1], ending at t / t+1
                         (only when the store has frames; earlier frames repeat frame 0)
-    audio               float32 (audio_samples,) 16 kHz, the window ending at frame t+1
-                        (only when the store has audio; zero-padded at the episode start)
+    audio               float32 (audio_samples,) 16 kHz, the window ending at frame t (frame k's
+                        audio is the sound from k-1 to k, frame 0's is silent): nothing
+                        after t (only when the store has audio; zero-padded at the episode start)
 
     scene               str, "playground" or "metaworld:<task>"
 

@@ -9,7 +9,7 @@ are separate things to ground. The same (n, seed) always gives the same catalogu
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -178,3 +178,52 @@ def make_catalogue(n: int = 120, seed: int = 0) -> list[ObjectSpec]:
             mass_kg=round(mass, 4), material=material, rgba=(*map(float, rgb), 1.0),
         ))
     return objects
+
+
+# ---- held-out materials: jittered constants (the grounding probe's test objects) -------------
+# Each constant of a held-out object's material is the training material's value moved by a
+# random amount that is never small: |log factor| in [0.05, 0.29] (x0.75-0.95 or x1.05-1.34) for
+# the modal decay, the contact time constant (stiffness) and friction; restitution +-0.05-0.15
+# (clipped to [0, 0.95]). So no held-out object shares its material's exact constants with the
+# training catalogue, and the hardness class (the label) stays the base material's.
+JITTER_LOG_RANGE = (0.05, 0.29)
+JITTER_RESTITUTION_RANGE = (0.05, 0.15)
+JITTERED_FIELDS = ("damping_per_s", "solref_timeconst_s", "friction", "restitution")
+
+
+def jitter_material(material: Material, rng: np.random.Generator) -> Material:
+    """A copy of `material` with new decay, stiffness, friction and restitution (see above)."""
+    lo, hi = JITTER_LOG_RANGE
+
+    def scaled(value: float) -> float:
+        return float(value * np.exp(rng.choice((-1.0, 1.0)) * rng.uniform(lo, hi)))
+
+    damping, timeconst, friction = scaled(material.damping_per_s), scaled(material.solref_timeconst_s), scaled(material.friction)
+    r_lo, r_hi = JITTER_RESTITUTION_RANGE
+    restitution = float(np.clip(material.restitution + rng.choice((-1.0, 1.0)) * rng.uniform(r_lo, r_hi), 0.0, 0.95))
+    return replace(material, damping_per_s=damping, solref_timeconst_s=timeconst, friction=friction,
+                   restitution=restitution)
+
+
+@dataclass(frozen=True)
+class JitteredObjectSpec(ObjectSpec):
+    """A catalogue object whose material constants are its own (`material_params`); `material`
+    (and so the hardness class) names the base material they were jittered from."""
+
+    material_params: Material
+
+    @property
+    def mat(self) -> Material:
+        return self.material_params
+
+
+def jitter_catalogue(catalogue: list[ObjectSpec], seed: int) -> list[JitteredObjectSpec]:
+    """Every object of `catalogue` with its own jittered material, drawn deterministically from
+    `seed` (shape, size, mass, colour and ids unchanged; names get a `~`)."""
+    rng = np.random.default_rng([seed, 0x717])
+    out = []
+    for o in catalogue:
+        fields = {k: getattr(o, k) for k in ("object_id", "shape", "half_extent_m", "mass_kg", "material", "rgba")}
+        out.append(JitteredObjectSpec(**fields, name=o.name.replace(o.material, o.material + "~", 1),
+                                      material_params=jitter_material(o.mat, rng)))
+    return out

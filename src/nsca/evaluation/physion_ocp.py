@@ -18,9 +18,12 @@ Models read out:
   are the predicted closest approach (axis-aligned gap), the current gap, the time of closest
   approach and the agent's speed. Its zero-shot guess (closest gap < 5 mm) is reported beside.
 
-Data: the generated MuJoCo scenes of `nsca.envs.physion_scenes` (default) or the official Physion
-files (`official_train` HDF5 + `official_test` mp4/HDF5) through `nsca.data.physion.PhysionOCP`.
-Bad files are skipped and counted, one line per kind of problem.
+Data: the generated MuJoCo scenes of `nsca.envs.physion_scenes` (default; Physion-sized, 6 s clips
+at 10 fps whose first 1.5 s are observed and hold no contact) or the official Physion files
+(`official_train` HDF5 + `official_test` mp4/HDF5, first 1.5 s at 30 fps sampled down to the same
+15 frames) through `nsca.data.physion.PhysionOCP`. `observe_s` changes the window for both (and,
+for generated scenes, which trials are rejected). Bad files are skipped and counted, one line per
+kind of problem.
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ class PhysionEvalConfig(RunConfig):
     official_test_layout: Literal["mp4", "hdf5"] = field("mp4", "layout of official_test")
     official_fps: int = field(30, "frame rate of the official files (their first 1.5 s are observed)")
     observe_s: float | None = field(
-        None, f"seconds of each clip the readout sees (default: {PS.OBSERVE_S} for generated scenes, 1.5 for official files)")
+        None, f"seconds of each clip the readout sees (default: {PS.OBSERVE_S} for generated scenes, as Physion's 1.5 "
+              "for official files); generated trials with a contact inside it are rejected")
     seed: int = field(0, "seed of random init, cross-validation folds and bootstrap")
     threads: int = field(1, "torch threads for feature extraction")
 
@@ -156,22 +160,26 @@ def _stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.nda
     return fold
 
 
-def fit_readout(X: np.ndarray, y: np.ndarray, seed: int = 0, Cs: tuple[float, ...] = C_GRID, folds: int = 5) -> LogisticReadout:
-    """Choose C by stratified k-fold accuracy (ties: the stronger regularisation), refit on all."""
+def fit_readout(X: np.ndarray, y: np.ndarray, seed: int = 0, Cs: tuple[float, ...] = C_GRID, folds: int = 5,
+                fit: Any = None) -> Any:
+    """Choose C by stratified k-fold accuracy (ties: the stronger regularisation), refit on all.
+    `fit(X, y, C)` fits one readout (default: the binary logistic one; the grounding probe
+    passes a multinomial one)."""
+    fit = fit or _fit_logistic
     if len(np.unique(y)) < 2:
         raise UsageError("the readout-training set holds one label only; a readout needs both")
-    k = int(min(folds, np.bincount(y).min()))
+    k = int(min(folds, np.bincount(y)[np.unique(y)].min()))
     fold = _stratified_folds(y, k, np.random.default_rng(seed))
     best_c, best_acc = Cs[0], -1.0
     for C in Cs:
         accs = []
         for f in range(k):
             tr, va = fold != f, fold == f
-            accs.append(float((_fit_logistic(X[tr], y[tr], C).predict(X[va]) == y[va]).mean()))
+            accs.append(float((fit(X[tr], y[tr], C).predict(X[va]) == y[va]).mean()))
         acc = float(np.mean(accs))
         if acc > best_acc + 1e-12:
             best_c, best_acc = C, acc
-    return _fit_logistic(X, y, best_c)
+    return fit(X, y, best_c)
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -306,24 +314,9 @@ def load_nsca(path: str | Path) -> Any:
 
     The evaluations read frames only; the object-state parts (state encoder, physics head) are
     left at init, so a checkpoint stays readable when the object-state layout grows."""
-    from nsca.model.nsca import NSCAModel
-    from nsca.training.run_folder import load_weights, locate, read_run
+    from nsca.evaluation.models import load_trained
 
-    run, weights = locate(path)
-    if not (run / "config.json").is_file() or not weights.is_file():
-        raise UsageError(f"checkpoint {path}: expected a `nsca train` run folder (config.json and model.pt or checkpoints/last.pt)")
-    saved = read_run(run)
-    if "vision" not in saved.model.modalities:
-        raise UsageError(f"checkpoint {path} has no vision encoder; this evaluation reads frames")
-    model = NSCAModel(saved.model, saved.physics_constants)
-    state = load_weights(weights)
-    own = model.state_dict()
-    wanted = [k for k in own if k.startswith(VISION_PATH)]
-    missing = [k for k in wanted if k not in state or state[k].shape != own[k].shape]
-    if missing:
-        raise UsageError(f"checkpoint {path} does not match its config (vision-path weight {missing[0]!r})")
-    model.load_state_dict({k: state[k] for k in wanted}, strict=False)
-    return model
+    return load_trained(path, VISION_PATH, needs=("vision",), reads="frames", part_name="vision-path")
 
 
 # ---- protocol --------------------------------------------------------------------------------
@@ -573,8 +566,8 @@ def run_physion_eval(cfg: PhysionEvalConfig) -> dict:
 
 
 def _model_for(name: str, cfg: PhysionEvalConfig) -> Any:
+    from nsca.evaluation.models import random_init
     from nsca.model.config import preset
-    from nsca.model.nsca import NSCAModel
 
     if name == "nsca":
         return load_nsca(cfg.checkpoint)
@@ -583,8 +576,7 @@ def _model_for(name: str, cfg: PhysionEvalConfig) -> Any:
     # random_init: the architecture of the trained model when there is one, else the preset.
     ref = cfg.checkpoint or cfg.checkpoint_noprior
     model_cfg = load_nsca(ref).cfg if ref else preset(cfg.preset)
-    torch.manual_seed(cfg.seed)
-    return NSCAModel(model_cfg)
+    return random_init(model_cfg, cfg.seed)
 
 
 def _csv(report: dict) -> str:
