@@ -7,7 +7,7 @@ from itertools import combinations
 import pytest
 import torch
 
-from nsca.model import MODALITIES, NSCAModel, preset
+from nsca.model import SENSOR_MODALITIES, NSCAModel, preset
 from nsca.priors.adaptive import AdaptivePhysicsPrior
 from nsca.training.data import collate
 from nsca.training.synthetic import SyntheticInteractions
@@ -46,7 +46,7 @@ def test_object_state_head_is_the_adaptive_physics_prior() -> None:
     assert NSCAModel(preset("debug", prior=None)).world_model.physics.rho is None
 
 
-SUBSETS = [c for r in range(1, len(MODALITIES) + 1) for c in combinations(MODALITIES, r)]
+SUBSETS = [c for r in range(1, len(SENSOR_MODALITIES) + 1) for c in combinations(SENSOR_MODALITIES, r)]
 
 
 @pytest.mark.parametrize("mods", SUBSETS, ids=["+".join(m) for m in SUBSETS])

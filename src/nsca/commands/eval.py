@@ -1,4 +1,4 @@
-"""`nsca eval SUITE`: phase-7 evaluations (physion, procgen; metaworld-ml10 plugs in the same way).
+"""`nsca eval SUITE`: phase-7 evaluations (physion, procgen, grounding, metaworld-ml10).
 
 Each suite is an experiment run by the one driver (nsca.experiments.protocol): the same run flags
 as every experiment (--seeds, --out, --workers, --backend, --address, --config) plus the suite's
@@ -12,11 +12,13 @@ import argparse
 import importlib
 
 NAME = "eval"
-HELP = "phase 7: evaluation suites (physion, procgen)"
+HELP = "phase 7: evaluation suites (physion, procgen, grounding, metaworld-ml10)"
 
 SUITES = {
     "physion": "nsca.evaluation.physion_ocp",
     "procgen": "nsca.evaluation.procgen",
+    "grounding": "nsca.evaluation.grounding",
+    "metaworld-ml10": "nsca.evaluation.metaworld_ml10",
 }
 
 

@@ -9,7 +9,11 @@ from nsca.babbling.labels import OUTCOMES, PRIMITIVES
 from nsca.config import field, from_dict, preset_block, presets
 from nsca.errors import UsageError
 
-MODALITIES = ("vision", "audio", "proprio", "state")
+MODALITIES = ("vision", "audio", "proprio", "state", "goal")
+# What babbling trains by default; "goal" (a task's goal and the object relations to it, GOAL_DIM
+# floats) is added by the few-shot agent (nsca.learning.model_agent), whose tasks have goals.
+SENSOR_MODALITIES = ("vision", "audio", "proprio", "state")
+GOAL_DIM = 9
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class ModelConfig:
     n_primitives: int = field(len(PRIMITIVES), "affordance primitives the policy chooses from")
     action_dim: int = field(4, "low-level action (hand dx, dy, dz, gripper effort)")
     proprio_dim: int = field(7, "proprioception: hand position, velocity, gripper opening")
-    modalities: tuple[str, ...] = field(MODALITIES, "encoders built and used; any non-empty subset")
+    modalities: tuple[str, ...] = field(SENSOR_MODALITIES, f"encoders built and used; any non-empty subset of {', '.join(MODALITIES)}")
     prior: float | None = field(0.9, "initial physics prior weight w; None = random-init baseline")
 
     def validate(self) -> None:

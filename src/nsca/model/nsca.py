@@ -2,7 +2,8 @@
 
 A batch is a dict of tensors. Inputs: "state" (B, STATE_DIM) always used by the physics head;
 "frames" (B, T, 3, 64, 64), "audio" (B, N) at 16 kHz, "proprio" (B, 7) (taken from the
-state's hand fields when absent), "action" (B, 4), "primitive" (B,) int. Targets, each
+state's hand fields when absent), "action" (B, 4), "primitive" (B,) int, "goal" (B, GOAL_DIM) for a model with the goal
+modality (a task's goal position and the object-to-hand and goal-to-object offsets). Targets, each
 optional (a missing one simply contributes no loss): "next_state", "next_frames",
 "outcome" (B,) int, "material" (B,) int, "hardness" (B,).
 """
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nsca.model.config import ModelConfig
+from nsca.model.config import GOAL_DIM, ModelConfig
 from nsca.model.encoders import AudioEncoder, VectorEncoder, VisionEncoder
 from nsca.model.fusion import Fusion
 from nsca.model.heads import MaterialHead, OutcomeHead, PolicyHead
@@ -47,6 +48,8 @@ class NSCAModel(nn.Module):
             enc["proprio"] = VectorEncoder(cfg.proprio_dim, d, cfg.mlp_hidden)
         if "state" in cfg.modalities:
             enc["state"] = VectorEncoder(STATE_DIM, d, cfg.mlp_hidden)
+        if "goal" in cfg.modalities:
+            enc["goal"] = VectorEncoder(GOAL_DIM, d, cfg.mlp_hidden)
         self.encoders = nn.ModuleDict(enc)
         self.fusion = Fusion(tuple(enc), d, cfg.fusion_layers, cfg.fusion_heads, cfg.fusion_ff)
         self.action_embed_dim = cfg.action_dim + cfg.n_primitives
@@ -103,6 +106,8 @@ class NSCAModel(nn.Module):
                 tokens["proprio"] = self.encoders["proprio"](proprio)
         if "state" in self.encoders and state is not None:
             tokens["state"] = self.encoders["state"](state)
+        if "goal" in self.encoders and obs.get("goal") is not None:
+            tokens["goal"] = self.encoders["goal"](obs["goal"])
         return self.fusion(tokens)
 
     def action_embedding(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -62,7 +62,7 @@ def import_all() -> str:
 def verify_install(preset_name: str = "default", batch_size: int = 2, envs: bool = True) -> bool:
     import torch
 
-    from nsca.model import MODALITIES, NSCAModel, preset
+    from nsca.model import SENSOR_MODALITIES, NSCAModel, preset
     from nsca.training.data import collate
     from nsca.training.synthetic import SyntheticInteractions
 
@@ -101,7 +101,7 @@ def verify_install(preset_name: str = "default", batch_size: int = 2, envs: bool
         no_grad = [n for n, p in model.named_parameters() if p.grad is None]
         if no_grad:
             raise ValueError(f"{len(no_grad)} parameters get no gradient, e.g. {no_grad[0]}")
-        return f"{', '.join(MODALITIES)} -> losses {', '.join(k for k in terms if k != 'state_per_sample')}"
+        return f"{', '.join(SENSOR_MODALITIES)} -> losses {', '.join(k for k in terms if k != 'state_per_sample')}"
 
     report.check("forward/backward, every modality", REQUIRED, forward_backward)
 

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from nsca.config import field, presets
 from nsca.errors import UsageError
-from nsca.model.config import MODALITIES, ModelConfig
+from nsca.model.config import SENSOR_MODALITIES, ModelConfig
 
 _DEFAULT_MODEL = ModelConfig()
 
@@ -20,7 +20,7 @@ class TrainConfig:
 
     preset: str = field("default", f"named block of presets.yaml's train section ({', '.join(presets('train'))}); "
                                    "--debug = --preset debug; it fills the keys not given")
-    modalities: list[str] = field(list(MODALITIES), "modalities to build and train on (vision audio proprio state)")
+    modalities: list[str] = field(list(SENSOR_MODALITIES), "modalities to build and train on (vision audio proprio state)")
     prior: float | Literal["none"] = field(0.9, "initial physics prior weight; 'none' = random-init baseline")
     data_source: Literal["babbling", "synthetic"] = field(
         "babbling", "training data: the babbling dataset store, or a generated synthetic set (tests, smoke runs)"
