@@ -87,13 +87,7 @@ class Worker:
         mocap_rows[0] = d.mocap_pos[0]
         hold = (0.0, 0.0, 0.0, 1.0)
         for t in range(T):
-            if ctrl is not None:
-                a = next(ctrl, None)
-                if a is None:
-                    ctrl, hold = None, (0.0, 0.0, 0.0, hold_grip(actions, t))
-                    a = hold
-            else:
-                a = hold
+            ctrl, hold, a = next_action(ctrl, hold, actions, t)
             actions[t] = a
             if self.render and t % self.record_every == 0:
                 frames.append(pg.render(self.image_size))  # the frame of state t
@@ -141,3 +135,14 @@ class Worker:
 def hold_grip(actions: np.ndarray, t: int) -> float:
     """Keep the last grip effort when a controller finishes (a held object stays held)."""
     return float(actions[t - 1, 3]) if t > 0 else 1.0
+
+
+def next_action(ctrl, hold: tuple, actions: np.ndarray, t: int) -> tuple:
+    """(ctrl, hold, action) at step t: the controller's next action, or, once it is done (then
+    `ctrl` becomes None), holding still with the grip it ended on."""
+    if ctrl is not None:
+        a = next(ctrl, None)
+        if a is not None:
+            return ctrl, hold, a
+        ctrl, hold = None, (0.0, 0.0, 0.0, hold_grip(actions, t))
+    return ctrl, hold, hold

@@ -442,7 +442,7 @@ class MetaWorldWorker:
     def run(self, spec: InteractionSpec) -> dict:
         from nsca.babbling import audio as A
         from nsca.babbling.coverage import label_outcome
-        from nsca.babbling.interaction import hold_grip
+        from nsca.babbling.interaction import next_action
         from nsca.babbling.labels import OUTCOMES
         from nsca.babbling.primitives import HELD_TOUCH_N, competence, controller
         from nsca.envs.metaworld import babble_layout_seed
@@ -464,13 +464,7 @@ class MetaWorldWorker:
         states[0], quats[0], touch[0] = scene.state(), scene.object_quat(), scene.touch_n()
         hold = (0.0, 0.0, 0.0, 1.0)
         for t in range(T):
-            if ctrl is not None:
-                a = next(ctrl, None)
-                if a is None:
-                    ctrl, hold = None, (0.0, 0.0, 0.0, hold_grip(actions, t))
-                    a = hold
-            else:
-                a = hold
+            ctrl, hold, a = next_action(ctrl, hold, actions, t)
             actions[t] = np.clip(a, -1.0, 1.0)
             if self.render and t % self.record_every == 0:
                 frames.append(scene.render(self.image_size))  # the frame of state t

@@ -266,8 +266,9 @@ def write_schema(root: Path, cols: dict, cfg: BabbleConfig, frames_per_episode: 
 
 
 # ---- the run -----------------------------------------------------------------------------
-def _check_egl() -> None:
-    """Fail before any work when rendering cannot work (mujoco picks its GL at import)."""
+def check_egl(what: str = "--render") -> None:
+    """Fail before any work when rendering cannot work (mujoco picks its GL at import); `what`
+    names the thing that renders, for the one-line error."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         from nsca.envs.objects import make_catalogue
@@ -278,7 +279,7 @@ def _check_egl() -> None:
         pg.close()
     except Exception as exc:  # any GL failure: missing libEGL, no device, wrong MUJOCO_GL
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"--render needs EGL rendering (MUJOCO_GL=egl) and it failed: {reason}") from None
+        raise UsageError(f"{what} needs EGL rendering (MUJOCO_GL=egl) and it failed: {reason}") from None
 
 
 def raw_step_rate(seconds: float = 1.0, seed: int = 0) -> float:
@@ -306,7 +307,7 @@ def raw_step_rate(seconds: float = 1.0, seed: int = 0) -> float:
 
 def run_babble(cfg: BabbleConfig) -> dict:
     if cfg.render:
-        _check_egl()  # sets MUJOCO_GL=egl unless chosen otherwise, before mujoco is imported
+        check_egl()  # sets MUJOCO_GL=egl unless chosen otherwise, before mujoco is imported
     from tqdm import tqdm
 
     from nsca.babbling.coverage import OUTCOMES, CoverageTracker

@@ -39,7 +39,6 @@ spawn, as the explorer's random phase draws them, written as a babbling store in
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -444,21 +443,6 @@ def heldout_specs(n_objects: int, per_primitive: int, seed: int) -> list:
     return specs
 
 
-def check_egl() -> None:
-    """The held-out interactions are rendered: fail before any work when EGL does not work."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    try:
-        from nsca.envs.objects import make_catalogue
-        from nsca.envs.playground import Playground
-
-        pg = Playground(make_catalogue(1, 0))
-        pg.render(64)
-        pg.close()
-    except Exception as exc:  # any GL failure: missing libEGL, no device, wrong MUJOCO_GL
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"the probe renders its held-out interactions and needs EGL (MUJOCO_GL=egl); it failed: {reason}") from None
-
-
 def generate_heldout(cfg: GroundingEvalConfig, facts: dict, folder: Path, log: Any = print) -> dict:
     """Simulate, render and record (with audio) the held-out interactions into a babbling store
     at `folder`; finished shards of an earlier run with the same settings are kept."""
@@ -596,7 +580,9 @@ class Grounding(Experiment):
         for ref in (cfg.checkpoint, cfg.checkpoint_noprior):
             if ref:
                 load_probed(ref)
-        check_egl()
+        from nsca.babbling.run import check_egl
+
+        check_egl("the grounding probe (it renders its held-out interactions)")
 
     def cells(self, cfg: GroundingEvalConfig) -> list[Cell]:
         fields = json.loads(json.dumps(experiment_fields(cfg)))
