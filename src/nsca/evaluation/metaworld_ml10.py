@@ -384,7 +384,7 @@ def success_figure(r: dict):
     import matplotlib.pyplot as plt
 
     ks = r["demos_list"]
-    fig, axes = plt.subplots(1, len(ks), figsize=(4.5 * len(ks), 3.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(ks), figsize=(4.5 * len(ks), 4.2), squeeze=False, sharey=True)
     colors = dict(zip(CONDITIONS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     x = np.arange(len(r["tasks"]))
     n = len(r["conditions"]) + len(r["online"])
@@ -399,7 +399,9 @@ def success_figure(r: dict):
         ax.set_title(f"k = {k} demos")
         ax.set_ylim(0, 1)
     axes[0][0].set_ylabel("success rate")
-    axes[0][-1].legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, 1.0))
+    fig.subplots_adjust(top=0.8)
     return fig
 
 
