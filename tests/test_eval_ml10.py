@@ -144,3 +144,21 @@ def test_report_formats_and_strict_json():
     text = M.format_report(r)
     assert "bc 0.25" in text and "RL2 35.8%" in text
     json.dumps(r, allow_nan=False)
+
+
+def test_report_reads_an_ml10_run(tmp_path):
+    import dataclasses
+
+    from nsca.evaluation.report import _suite_builder, build_section
+
+    cfg = M.ML10EvalConfig(tasks=("drawer-open",), demos_list=(5,), n_seeds=2, conditions=("random_init", "bc"))
+    metrics = [{"task": "drawer-open-v3", "demos": 5, "condition": c, "seed": s, "success_rate": 0.5}
+               for c in ("random_init", "bc") for s in (0, 1)]
+    r = {**M.summarize_ml10(cfg, metrics), "config": dataclasses.asdict(cfg)}
+    (tmp_path / "results.json").write_text(json.dumps(r))
+    sec = build_section("ml10", "ML10", tmp_path, _suite_builder("nsca.evaluation.metaworld_ml10", "success_by_k.png",
+                                                                 "success", key="table"))
+    assert sec.status == "done" and any("bc 0.50" in str(b) for b in sec.blocks)
+    (tmp_path / "results.json").write_text(json.dumps({"config": {}}))
+    assert build_section("ml10", "ML10", tmp_path, _suite_builder("nsca.evaluation.metaworld_ml10", "x.png", "x",
+                                                                  key="table")).status == "unreadable"

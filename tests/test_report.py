@@ -114,7 +114,7 @@ def test_report_page_from_real_run_folders(runs, tmp_path, capsys):
     for title in ("Phase 0: lethality test (default grid)", "Phase 0: 2x2 decomposition", "Phase 0: data-efficiency curves",
                   "Sanity check: noisy-tv", "Sanity check: forgetting", "Sanity check: balloon", "Phases 1/3: babbling",
                   "Phase 4: world-model training runs", "Phase 7: Physion object-contact prediction", "Phase 7: Procgen",
-                  "Phase 7: Meta-World ML10", "Phase 5: ablation study"):
+                  "Phase 7: Meta-World ML10 few-shot", "Grounding learned from babbling", "Phase 5: ablation study"):
         assert title in page.h2, title
     assert "unfinished: 1 cell(s) done in" in text
     assert f"{runs / 'eval' / 'physion' / 'results.json'} is corrupt: not JSON" in text

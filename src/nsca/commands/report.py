@@ -16,6 +16,8 @@ _PHASES = {
     "train": "folder of `nsca train` run folders (default: RUNS/train)",
     "physion": "`nsca eval physion` output (default: RUNS/eval/physion)",
     "procgen": "`nsca eval procgen` output (default: RUNS/eval/procgen)",
+    "ml10": "`nsca eval metaworld-ml10` output (default: RUNS/eval/metaworld-ml10)",
+    "grounding": "`nsca eval grounding` output (default: RUNS/eval/grounding)",
     "ablation": "ablation study output (default: RUNS/ablation)",
 }
 

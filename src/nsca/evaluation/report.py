@@ -66,6 +66,8 @@ class Paths:
     train: Path
     physion: Path
     procgen: Path
+    ml10: Path
+    grounding: Path
     ablation: Path
 
     @classmethod
@@ -76,7 +78,8 @@ class Paths:
         defaults = {
             "lethality": runs / "lethality", "decomposition": runs / "decomposition", "curves": runs / "curves",
             "sanity": runs / "sanity", "babbling": default_babbling_dir(), "train": runs / "train",
-            "physion": runs / "eval" / "physion", "procgen": runs / "eval" / "procgen", "ablation": runs / "ablation",
+            "physion": runs / "eval" / "physion", "procgen": runs / "eval" / "procgen",
+            "ml10": runs / "eval" / "metaworld-ml10", "grounding": runs / "eval" / "grounding", "ablation": runs / "ablation",
         }
         return cls(**{k: Path(overrides[k]) if overrides.get(k) else v for k, v in defaults.items()})
 
@@ -386,9 +389,11 @@ def training_section(folder: Path, max_figures: int = 4) -> Section:
     return sec
 
 
-def _suite_builder(module: str, figure: str, caption: str) -> Callable[[Section, dict, Path], None]:
+def _suite_builder(module: str, figure: str, caption: str, key: str = "results") -> Callable[[Section, dict, Path], None]:
+    """A phase-7 suite's section: its own report text (`format_report`) and its figure; `key` is
+    the results field that marks a finished run of that suite."""
     def build(sec: Section, r: dict, folder: Path) -> None:
-        if "results" not in r or "config" not in r:
+        if key not in r or "config" not in r:
             raise Unreadable(f"{sec.source} is not a {sec.id} evaluation results file")
         text = importlib.import_module(module).format_report(r)
         sec.blocks += markdown_blocks(text)
@@ -627,8 +632,11 @@ def build_report(paths: Paths, sanity_checks: dict[str, str], runs: str = "runs"
                               _suite_builder("nsca.evaluation.physion_ocp", "accuracy.png", "OCP accuracy per scenario")))
     secs.append(build_section("procgen", "Phase 7: Procgen", paths.procgen,
                               _suite_builder("nsca.evaluation.procgen", "curves.png", "PPO training curves")))
-    secs.append(Section("ml10", "Phase 7: Meta-World ML10", "-", "not run",
-                        "not run (nsca eval metaworld-ml10 is not built yet)"))
+    secs.append(build_section("ml10", "Phase 7: Meta-World ML10 few-shot", paths.ml10,
+                              _suite_builder("nsca.evaluation.metaworld_ml10", "success_by_k.png",
+                                             "success by k demos", key="table")))
+    secs.append(build_section("grounding", "Grounding learned from babbling", paths.grounding,
+                              _suite_builder("nsca.evaluation.grounding", "accuracy.png", "probe accuracy")))
     secs.append(build_section("ablation", "Phase 5: ablation study", paths.ablation, _ablation))
     by = {s.id: s.data for s in secs}
     success = success_table(by["lethality"], by["curves"], by["physion"], by["babbling"])
