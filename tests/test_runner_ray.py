@@ -26,9 +26,11 @@ FN = "tests.test_runner_ray:held_cell"
 def held_cell(config: dict, cell_dir: Path) -> dict:
     """A cheap cell: says which process runs it (pid file, one line per execution), waits while
     the test holds it (a file `<root>/hold/<seed>`), and returns numbers from its config alone."""
-    (cell_dir / "pid").write_text(str(os.getpid()))
+    # The execution is logged before the pid file appears: the test kills the pid as soon as it
+    # sees the file, and a kill between the two writes would lose the first execution's line.
     with open(cell_dir / "executions.log", "a") as f:
         f.write(f"{os.getpid()}\n")
+    (cell_dir / "pid").write_text(str(os.getpid()))
     hold = cell_dir.parent.parent / "hold" / str(config["seed"])
     while hold.exists():
         time.sleep(0.05)
