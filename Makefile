@@ -11,6 +11,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -e ".[dev]"
+	# Procgen (phase 7): procgen-mirror and gym3 declare numpy<2 but run on numpy 2, so they go in
+	# without dependency resolution (docs/procgen.md); the tests then run PPO on real Procgen.
+	$(PIP) install -q --no-deps procgen-mirror gym3 gym gym-notices
+	$(PIP) install -q -c constraints.txt cffi filelock cloudpickle imageio "imageio-ffmpeg<0.4" glfw moderngl
 	touch $@
 
 install: $(VENV)/.installed
