@@ -126,7 +126,7 @@ def test_bad_checkpoints_are_one_line_and_nothing_is_written(tmp_path):
     sd = torch.load(other / "model.pt")
     sd["encoders.state.net.0.weight"] = torch.zeros(64, 13)  # another state layout
     torch.save(sd, other / "model.pt")
-    with pytest.raises(UsageError, match="another model size or state layout"):
+    with pytest.raises(UsageError, match="does not match its config"):
         M.run_ml10_eval(M.ML10EvalConfig(out=str(out), checkpoint=str(other)))
     novision, _ = _checkpoint(tmp_path, "novis", 0.9, modalities=("vision", "proprio"))
     with pytest.raises(UsageError, match="no state encoder"):

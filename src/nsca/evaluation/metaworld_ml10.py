@@ -96,9 +96,9 @@ def _fewshot_agent(condition: str, cfg: ML10EvalConfig, seed: int):
     prior = cfg.fewshot.prior if condition in ("nsca_prior", "scratch_prior") else None
     architecture = None
     if checkpoint is None and cfg.checkpoint:  # the from-scratch conditions take the pretrained model's architecture
-        from nsca.learning.model_agent import read_checkpoint
+        from nsca.learning.model_agent import checkpoint_config
 
-        architecture = read_checkpoint(cfg.checkpoint)[0]
+        architecture = checkpoint_config(cfg.checkpoint)
     model, loaded = build_model(checkpoint, prior, cfg.fewshot, architecture)
     if condition == "nsca_noprior" and model.world_model.physics.rho is not None:
         raise UsageError(f"--checkpoint-noprior {checkpoint} was trained with a prior; pass a `--prior none` run")
@@ -107,7 +107,7 @@ def _fewshot_agent(condition: str, cfg: ML10EvalConfig, seed: int):
     return NSCAFewShotAgent(model, cfg.fewshot, seed), loaded
 
 
-def _bc_actor(cfg: ML10EvalConfig, seed: int, d: dict):
+def _bc_actor(cfg: ML10EvalConfig, seed: int):
     import torch
 
     from nsca.learning.agent import AgentConfig, Phase0Agent, features
@@ -132,10 +132,9 @@ def run_fewshot(config: dict, cell_dir: Path) -> dict:
     t0 = time.time()
     envs = [MetaWorldTask(task) for _ in range(min(16, cfg.eval_episodes))]
     demos = load_or_collect_demos(task, seed, k, env=envs[0])
-    d = demo_arrays(demos, envs[0].dt_s)
     info: dict[str, Any] = {}
     if condition == "bc":
-        agent, act = _bc_actor(cfg, seed, d)
+        agent, act = _bc_actor(cfg, seed)
         info.update(agent.fit(demos))
         agent.policy.eval()
 
@@ -144,7 +143,7 @@ def run_fewshot(config: dict, cell_dir: Path) -> dict:
                 return act(np.stack([envs[s].state(o) for s, o in zip(slots, obs)]), goal(np.stack(obs)))
     else:
         fs, loaded = _fewshot_agent(condition, cfg, seed)
-        info.update(fs.fit(d), checkpoint_tensors_loaded=loaded,
+        info.update(fs.fit(demo_arrays(demos, envs[0].dt_s)), checkpoint_tensors_loaded=loaded,
                     parameters=int(sum(p.numel() for p in fs.model.parameters())))
         act_batch = fs.pool_actor(envs)
     t_fit = time.time() - t0

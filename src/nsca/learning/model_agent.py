@@ -53,55 +53,44 @@ def goal_features(state: torch.Tensor, goal_pos: torch.Tensor) -> torch.Tensor:
     return torch.cat([goal_pos, state[..., OBJ_POS] - state[..., HAND_POS], goal_pos - state[..., OBJ_POS]], -1)
 
 
-def read_checkpoint(path: str | Path):
-    """(ModelConfig, state dict) of a `nsca train` run folder or checkpoint file; a missing,
-    corrupt or foreign one is a one-line UsageError."""
-    from nsca.training.run_folder import load_weights, locate, read_run
+# What the agent takes from a checkpoint: its whole object-state path (vision and audio are not read).
+AGENT_PARTS = ("encoders.state.", "encoders.proprio.", "fusion.", "world_model.", "policy_head.")
 
-    run, weights = locate(path)
-    if not (run / "config.json").is_file() or not weights.is_file():
-        raise UsageError(f"checkpoint {path}: expected a `nsca train` run folder (config.json and model.pt or "
-                         "checkpoints/last.pt)")
-    saved = read_run(run)
-    missing = [m for m in ("state",) if m not in saved.model.modalities]
-    if missing:
-        raise UsageError(f"checkpoint {path} has no {missing[0]} encoder; the few-shot agent reads object states")
-    try:
-        state = load_weights(weights)
-    except UsageError:
-        raise
-    except Exception as exc:  # a truncated or foreign file
-        raise UsageError(f"checkpoint {weights} is unreadable ({type(exc).__name__}); nothing was run") from exc
-    return saved.model, state
+
+def checkpoint_config(path: str | Path):
+    """The ModelConfig a `nsca train` run folder (or checkpoint file) was built with."""
+    from nsca.training.run_folder import locate, read_run
+
+    return read_run(locate(path)[0]).model
 
 
 def build_model(checkpoint: str | Path | None, prior: float | None, cfg: FewShotConfig, architecture=None):
     """The agent's NSCAModel (Meta-World's physics constants) and how many tensors came from the
     checkpoint. `prior` applies to a fresh model, whose sizes are `architecture` (a ModelConfig,
     e.g. a checkpoint's) or else `cfg.preset`; a checkpoint keeps its own (trained) prior weight,
-    or none if it was trained without one."""
+    or none if it was trained without one. Checkpoints are read by the evaluations' one loader
+    (`nsca.evaluation.models.load_trained`): unreadable, foreign or mismatched ones are one line."""
     from nsca.model.config import preset
     from nsca.model.nsca import NSCAModel
 
+    trained = None
     if checkpoint is None:
         mcfg = preset(cfg.preset, prior=prior) if architecture is None else replace(architecture, prior=prior)
-        state = None
     else:
-        mcfg, state = read_checkpoint(checkpoint)
+        from nsca.evaluation.models import load_trained
+
+        trained = load_trained(checkpoint, AGENT_PARTS, needs=("state",), reads="object states",
+                               part_name="object-state path")
+        mcfg = trained.cfg
     mods = tuple(m for m in OBJECT_STATE_PATH if m in mcfg.modalities) + ("goal",)
-    mcfg = replace(mcfg, modalities=mods)
-    model = NSCAModel(mcfg, PhysicsConstants())
-    loaded = 0
-    if state is not None:
-        own = model.state_dict()
-        keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-        bad = [k for k in state if k in own and own[k].shape != state[k].shape]
-        if bad:
-            raise UsageError(f"checkpoint {checkpoint} does not match its own config (weight {bad[0]!r} has shape "
-                             f"{tuple(state[bad[0]].shape)}); a checkpoint of another model size or state layout")
-        model.load_state_dict(keep, strict=False)
-        loaded = len(keep)
-    return model, loaded
+    model = NSCAModel(replace(mcfg, modalities=mods), PhysicsConstants())
+    if trained is None:
+        return model, 0
+    theirs = {k: v for k, v in trained.state_dict().items() if k.startswith(AGENT_PARTS)}
+    own = model.state_dict()
+    keep = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(keep, strict=False)
+    return model, len(keep)
 
 
 class NSCAFewShotAgent:
