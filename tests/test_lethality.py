@@ -114,19 +114,33 @@ def test_killed_run_resumes_without_redoing_finished_cells(tmp_path):
     assert first.stat().st_mtime_ns == stamp  # finished cells were not redone
 
 
-def test_changing_the_prior_changes_the_actions_taken():
+@pytest.mark.parametrize("policy", ["bc", "nsca"])
+def test_changing_the_prior_changes_the_actions_taken(policy):
+    from nsca.model.nsca import NSCAModel
+    from nsca.priors.adaptive import AdaptivePhysicsPrior
+
     env = MetaWorldTask("pick-place-v3")
     demos = load_or_collect_demos("pick-place-v3", 0, 2, env=env)
     planner = PlannerConfig(horizon=3, samples=16)
     agents = {}
     for prior in (0.9, 0.1, None):
-        agent = Phase0Agent(AgentConfig(prior=prior, bc_steps=100, world_model_steps=100, reward_steps=100,
+        agent = Phase0Agent(AgentConfig(prior=prior, bc_steps=100, world_model_steps=100, reward_steps=100, policy=policy,
                                         validated_temperature=False, planner=planner), seed=0)
         agent.fit(demos)
         agents[prior] = agent
-    # Same seed: the BC policy and progress model are identical, only the world model differs.
-    for a, b in zip(agents[0.9].policy.parameters(), agents[0.1].policy.parameters()):
+    # One model stack: the world model is the NSCA model's AdaptivePhysicsPrior head.
+    assert isinstance(agents[0.9].model, NSCAModel)
+    assert isinstance(agents[0.9].model.world_model.physics, AdaptivePhysicsPrior)
+    # Same seed: the behaviour policy is identical, only the world model differs.
+    if policy == "bc":
+        shared = lambda a: list(a.plain_bc.parameters())  # noqa: E731
+    else:  # the NSCA policy path: encoders, fusion, policy head
+        shared = lambda a: [p for n, p in a.model.named_parameters() if not n.startswith("world_model.")]  # noqa: E731
+    assert len(shared(agents[0.9])) >= 6
+    for a, b in zip(shared(agents[0.9]), shared(agents[0.1])):
         assert torch.equal(a, b)
+    physics = lambda a: list(a.model.world_model.physics.residual.parameters())  # noqa: E731
+    assert any(not torch.equal(a, b) for a, b in zip(physics(agents[0.9]), physics(agents[0.1])))
     obs, states = demos[1].obs[::5], demos[1].states[::5]
     actions = {}
     for prior, agent in agents.items():
@@ -195,7 +209,7 @@ def test_reward_ensemble_changes_the_plan_but_not_the_shared_networks():
     single.fit(demos)
     ensemble = Phase0Agent(AgentConfig(**budget, reward_ensemble=3), seed=0)
     ensemble.fit(demos)
-    for a, b in zip(single.world_model.parameters(), ensemble.world_model.parameters()):
+    for a, b in zip(single.model.parameters(), ensemble.model.parameters()):
         assert torch.equal(a, b)
     obs, states = demos[0].obs[::6], demos[0].states[::6]
     single.reset(0)

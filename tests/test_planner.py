@@ -13,14 +13,17 @@ from nsca.priors.state import STATE_DIM
 
 def _parts(seed=0):
     torch.manual_seed(seed)
-    policy = BCPolicy(FEATURE_DIM, hidden=32)
+    bc = BCPolicy(FEATURE_DIM, hidden=32)
     with torch.no_grad():
-        policy.net[-1].weight[3].zero_()
-        policy.net[-1].bias[3] = 1.1  # a saturated gripper command
+        bc.net[-1].weight[3].zero_()
+        bc.net[-1].bias[3] = 1.1  # a saturated gripper command
     dyn = torch.nn.Linear(STATE_DIM + 4, STATE_DIM)
     head = torch.nn.Linear(FEATURE_DIM, 1)
 
-    def model_step(s, a, h):
+    def policy(s, g):
+        return bc(features(s, g)), None
+
+    def model_step(s, a, h, latent):
         return s + 0.01 * torch.tanh(dyn(torch.cat([s, a], -1))), None
 
     def value(s, a, g, sim_reward):
@@ -34,9 +37,9 @@ def test_batched_plans_are_bit_identical_to_planning_each_episode_alone():
     states, goals = torch.randn(5, STATE_DIM), torch.randn(5, 3)
     for cfg in (PlannerConfig(), PlannerConfig(iterations=3, relative_temperature=True, temperature=0.5),
                 PlannerConfig(baseline=False, average_then_clip=False)):
-        alone = torch.stack([mppi_action(model_step, policy, value, states[i:i + 1], goals[i:i + 1], cfg, features,
+        alone = torch.stack([mppi_action(model_step, policy, value, states[i:i + 1], goals[i:i + 1], cfg,
                                          torch.Generator().manual_seed(100 + i)) for i in range(5)])
-        batched = mppi_actions(model_step, policy, value, states, goals, cfg, features,
+        batched = mppi_actions(model_step, policy, value, states, goals, cfg,
                                [torch.Generator().manual_seed(100 + i) for i in range(5)])
         assert torch.equal(alone, batched)
 
@@ -45,8 +48,8 @@ def test_uninformative_scores_return_bc_only_with_the_baseline_and_clip_after_av
     policy, model_step, _ = _parts()
     flat = lambda s, a, g, r: torch.zeros(s.shape[0])  # noqa: E731  (every future scores the same)
     s, g = torch.randn(1, STATE_DIM), torch.randn(1, 3)
-    bc = policy(features(s, g))[0]
-    plan = lambda cfg: mppi_action(model_step, policy, flat, s, g, cfg, features, torch.Generator().manual_seed(0))  # noqa: E731
+    bc = policy(s, g)[0][0]
+    plan = lambda cfg: mppi_action(model_step, policy, flat, s, g, cfg, torch.Generator().manual_seed(0))  # noqa: E731
     assert torch.allclose(plan(PlannerConfig()), bc, atol=1e-6)  # BC exactly (clipped by the caller)
     no_baseline = plan(PlannerConfig(baseline=False))
     assert (no_baseline - bc).abs().max() > 1e-3  # BC plus the average of the noise
@@ -57,9 +60,9 @@ def test_uninformative_scores_return_bc_only_with_the_baseline_and_clip_after_av
 def test_informative_scores_still_move_the_plan():
     policy, model_step, _ = _parts()
     s, g = torch.randn(1, STATE_DIM), torch.randn(1, 3)
-    bc = policy(features(s, g))[0]
+    bc = policy(s, g)[0][0]
     up = lambda s_, a, g_, r: a[:, 0]  # noqa: E731  (prefers a larger first action component)
-    plan = mppi_action(model_step, policy, up, s, g, PlannerConfig(temperature=0.01), features, torch.Generator().manual_seed(0))
+    plan = mppi_action(model_step, policy, up, s, g, PlannerConfig(temperature=0.01), torch.Generator().manual_seed(0))
     assert plan[0] > bc[0] + 0.1
 
 
@@ -111,11 +114,11 @@ def test_validated_temperature_combines_held_out_value_error_and_model_error_on_
 def test_min_advantage_keeps_bc_unless_the_plan_beats_it_by_the_margin():
     policy, model_step, _ = _parts()
     s, g = torch.randn(1, STATE_DIM), torch.randn(1, 3)
-    bc = policy(features(s, g))[0]
+    bc = policy(s, g)[0][0]
     up = lambda s_, a, g_, r: a[:, 0]  # noqa: E731  (candidates differ by up to ~1 in score)
     for margin, departs in ((10.0, False), (0.01, True)):
         stats = {}
         plan = mppi_action(model_step, policy, up, s, g, PlannerConfig(temperature=0.01, min_advantage=margin),
-                           features, torch.Generator().manual_seed(0), stats)
+                           torch.Generator().manual_seed(0), stats)
         assert stats == {"plans": 1, "departed": int(departs)}
         assert torch.allclose(plan, bc, atol=1e-6) != departs

@@ -110,10 +110,10 @@ def _fewshot_agent(condition: str, cfg: ML10EvalConfig, seed: int):
 def _bc_actor(cfg: ML10EvalConfig, seed: int):
     import torch
 
-    from nsca.learning.agent import AgentConfig, Phase0Agent, features
+    from nsca.learning.agent import AgentConfig, Phase0Agent
 
     agent = Phase0Agent(AgentConfig(kind="bc", prior=None, bc_steps=cfg.bc_steps), seed)
-    return agent, lambda s, g: agent.policy(features(torch.as_tensor(s), torch.as_tensor(g))).clamp(-1, 1).numpy()
+    return agent, lambda s, g: agent.policy(torch.as_tensor(s), torch.as_tensor(g))[0].clamp(-1, 1).numpy()
 
 
 def run_fewshot(config: dict, cell_dir: Path) -> dict:
@@ -136,7 +136,6 @@ def run_fewshot(config: dict, cell_dir: Path) -> dict:
     if condition == "bc":
         agent, act = _bc_actor(cfg, seed)
         info.update(agent.fit(demos))
-        agent.policy.eval()
 
         def act_batch(slots, episodes, obs):
             with torch.no_grad():

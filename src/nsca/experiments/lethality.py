@@ -151,7 +151,7 @@ _UNUSED_BY_KIND = {
     "bc": ("model", "reward", "world_model_steps", "prior_lr", "corrections", "correction_noise_m",
            "reward_steps", "objective", "reward_ensemble", "pessimism", "validated_temperature", "heldout_ensemble",
            "safe_improvement", "laws",
-           "planner"),
+           "planner", "architecture", "policy"),
     "corrective": ("model", "reward", "reward_steps", "objective", "reward_ensemble", "pessimism",
                    "validated_temperature", "heldout_ensemble", "safe_improvement", "planner"),
     "planner": ("corrections", "correction_noise_m"),
@@ -164,7 +164,7 @@ _UNUSED_BY_TRUE_REWARD = ("validated_temperature", "heldout_ensemble", "safe_imp
 # (results/phase0) stay valid and reusable.
 _ADDED_LATER = {"validated_temperature": False, "heldout_ensemble": False, "safe_improvement": False,
                 "planner.min_advantage": 0.0, "laws": list(LAWS), "planner.average_then_clip": False,
-                "planner.baseline": False}
+                "planner.baseline": False, "batch_size": 256}
 
 
 def agent_cell_fields(agent: AgentConfig) -> dict:
@@ -238,7 +238,7 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     agent_cfg = from_dict(AgentConfig, c["agent"])  # omitted fields: their defaults, which this kind never reads
     needs_oracle = agent_cfg.kind == "planner" and (agent_cfg.model == "sim" or agent_cfg.reward == "true")
     agent = Phase0Agent(agent_cfg, seed=c["seed"], constants=constants, oracle=Oracle(env) if needs_oracle else None)
-    init_weight = agent.world_model.prior_weight.item()
+    init_weight = agent.prior_weight
     validated = agent_cfg.kind == "planner" and agent_cfg.reward == "learned" and agent_cfg.validated_temperature
     train = agent.fit(demos, babble=validation_babble(c["task"]) if validated and agent_cfg.model == "learned" else None)
     t_train = time.time() - t0

@@ -19,7 +19,7 @@ import torch
 
 from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos
 from nsca.experiments.lethality import calibrated_constants, validation_babble
-from nsca.learning.agent import AgentConfig, Phase0Agent, features
+from nsca.learning.agent import AgentConfig, Phase0Agent
 from nsca.learning.planner import PlannerConfig
 from nsca.priors.state import HAND_POS, HAND_VEL, OBJ_POS
 
@@ -33,7 +33,7 @@ def off_demo_transitions(env: MetaWorldTask, agent: Phase0Agent, episodes: int, 
         for _ in range(steps):
             s, g = torch.as_tensor(state), torch.as_tensor(goal(obs))
             with torch.no_grad():
-                a = agent.policy(features(s, g)[None])[0].numpy()
+                a = agent.policy(s[None], g[None])[0][0].clamp(-1, 1).numpy()
             a = np.clip(a + rng.normal(0, noise, 4), -1, 1).astype(np.float32)
             nxt, _, _ = env.step(a)
             nxt_state = env.state(nxt)
@@ -64,8 +64,8 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
         s_next = torch.as_tensor(np.stack([r[4] for r in rows]))
         g = torch.as_tensor(goal(obs))
         with torch.no_grad():
-            pred = agent.world_model(s, act)
-            bc = agent.policy(features(s, g)).clamp(-1, 1)
+            pred = agent.predict(s, act, g)
+            bc = agent.policy(s, g)[0].clamp(-1, 1)
         planned = []
         for i in range(0, len(rows), 4):
             agent.reset(i)
@@ -75,7 +75,7 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
             "hand_err_mm": float((pred[:, HAND_POS] - s_next[:, HAND_POS]).norm(dim=-1).mean() * 1000),
             "obj_err_mm": float((pred[:, OBJ_POS] - s_next[:, OBJ_POS]).norm(dim=-1).mean() * 1000),
             "planner_minus_bc": float((planned - bc[::4]).abs().mean()),
-            "prior_weight": agent.world_model.prior_weight.item(),
+            "prior_weight": agent.prior_weight,
         }
     # Reference: "constant velocity" on the same transitions, the trivial predictor a prior must beat.
     dt = calibrated_constants(task, 800).dt_s

@@ -1,17 +1,27 @@
-"""The phase-0 agent: BC policy + reward model + AdaptivePhysicsPrior world model + MPPI.
+"""The phase-0 agent: the NSCA model as world model, a behaviour policy, a value, and MPPI.
 
-All three networks are learned from the same few demos. Conditions differ only in the world
-model's prior (`0.9`, `0.5`, `0.1`, or `None` = random-init baseline with no prior term), and
-with the same seed they share the BC policy, reward model and planner noise bit for bit, so
+One model stack: the world model of the planner and corrective agents is an `NSCAModel`
+(`nsca.model`, built by `nsca.learning.model_agent.build_model` exactly as the ML10 few-shot
+agent's, here without a checkpoint): state, proprio and goal tokens fused into z, and the world
+model's physics head (the AdaptivePhysicsPrior, conditioned on z) for the next object state.
+The behaviour policy (`policy`) is plain MLP BC by default -- at 5 demos it is stronger than the
+NSCA policy head trained from scratch (measured: docs/lethality.md), and the baseline must not
+sit below plain BC -- or the model's own policy head (`policy=nsca`). The value the planner scores
+futures with is a small reward MLP: the one piece the NSCA model has no head for (babbling has no
+reward). The `bc` condition is the floor: plain MLP BC (`nsca.learning.bc`) acting alone.
+
+All pieces are learned from the same few demos: the policy, then the world model (behind the
+NSCA policy head, on its frozen z). Conditions differ only in the physics head's prior (`0.9`, `0.5`, `0.1`, or `None` = random-init baseline with no prior
+term), and with the same seed they share the policy, value and planner noise bit for bit, so
 any difference in success is caused by the world model. Kinds:
 
-- `bc`: plain BC (the floor);
-- `planner`: MPPI around BC through a model (`model`: the learned world model, or `sim`: the
-  simulator itself) scored by a value (`reward`: the learned reward model, or `true`:
+- `bc`: plain MLP BC (the floor);
+- `planner`: MPPI around the policy through a model (`model`: the learned world model, or `sim`:
+  the simulator itself) scored by a value (`reward`: the learned reward model, or `true`:
   Meta-World's reward of the predicted state) -- the 2x2 decomposition;
 - `corrective`: the prior in the *policy*: the world model labels corrective transitions
-  around the demos (perturbed states -> the action its dynamics say returns to the demo), and BC
-  trains on demos + corrections (a model-based DART); acts like plain BC, no planning.
+  around the demos (perturbed states -> the action its dynamics say returns to the demo), and the
+  policy path re-trains on demos + corrections (a model-based DART); acts like BC, no planning.
 """
 
 from __future__ import annotations
@@ -27,8 +37,10 @@ from nsca.config import field
 from nsca.envs.metaworld import Episode, goal
 from nsca.errors import UsageError
 from nsca.learning.bc import BCPolicy, Normalizer, train_regressor
+from nsca.learning.model_agent import (FewShotConfig, NSCAFewShotAgent, build_model, goal_features, observation,
+                                       policy_step)
 from nsca.learning.planner import PlannerConfig, mppi_action, mppi_actions
-from nsca.priors.adaptive import RHO_LR, AdaptivePhysicsPrior, mlp, parameter_groups
+from nsca.priors.adaptive import RHO_LR, mlp, parameter_groups
 from nsca.priors.innate import LAWS, PhysicsConstants
 from nsca.priors.state import HAND_POS, OBJ_POS, STATE_DIM, TARGET
 
@@ -36,6 +48,7 @@ KINDS = ("bc", "planner", "corrective")
 MODELS = ("learned", "sim")
 REWARDS = ("learned", "true")
 OBJECTIVES = ("reward", "progress")
+POLICIES = ("bc", "nsca")
 
 
 @dataclass(frozen=True)
@@ -47,7 +60,13 @@ class AgentConfig:
     kind: Literal["bc", "planner", "corrective"] = field("planner", "bc, MPPI planner around BC, or corrective BC")
     model: Literal["learned", "sim"] = field("learned", "planner's model: the learned world model or the simulator")
     reward: Literal["learned", "true"] = field("learned", "planner's value: learned reward model or Meta-World's reward")
-    hidden: int = field(256, "hidden width of the policy, reward model and world-model residual")
+    hidden: int = field(256, "hidden width of the plain BC floor and of the reward model")
+    architecture: str = field("agent", "size block (presets.yaml model) of the NSCA model the planner and "
+                                       "corrective agents are built from")
+    policy: Literal["bc", "nsca"] = field(
+        "bc", "the behaviour policy planned around / corrected: plain MLP BC (the strongest at few demos, measured) "
+              "or the NSCA model's policy head")
+    batch_size: int = field(256, "demo transitions per gradient step (policy, world model, reward model)")
     lr: float = field(1e-3, "learning rate of the networks")
     bc_steps: int = field(2000, "gradient steps for the BC policy")
     bc_input_noise: float = field(0.05, "input noise (in normalised units) while fitting BC and the reward model")
@@ -70,14 +89,18 @@ class AgentConfig:
     planner: PlannerConfig = dataclasses.field(default_factory=PlannerConfig, metadata={"help": "MPPI settings"})
 
     def validate(self) -> None:
-        for name, value, allowed in (("kind", self.kind, KINDS), ("model", self.model, MODELS),
+        for name, value, allowed in (("kind", self.kind, KINDS), ("model", self.model, MODELS), ("policy", self.policy, POLICIES),
                                      ("reward", self.reward, REWARDS), ("objective", self.objective, OBJECTIVES)):
             if value not in allowed:
                 raise UsageError(f"agent {name} must be one of {', '.join(allowed)}, got {value!r}")
         for name in ("bc_steps", "world_model_steps", "reward_steps", "corrections"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--agent.{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        for name in ("hidden", "reward_ensemble"):
+        from nsca.model.config import preset_names
+
+        if self.architecture not in preset_names():
+            raise UsageError(f"--agent.architecture must be one of {', '.join(preset_names())}, got {self.architecture!r}")
+        for name in ("hidden", "reward_ensemble", "batch_size"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--agent.{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         for name in ("lr", "prior_lr"):
@@ -155,23 +178,57 @@ class Phase0Agent:
         self.cfg = cfg
         self.seed = seed
         self.dt_s = constants.dt_s
+        self.constants = constants
         self.oracle = oracle
         torch.manual_seed(seed)
-        obs_dim = FEATURE_DIM
-        self.policy = BCPolicy(obs_dim, hidden=cfg.hidden)
-        self.reward_model = RewardModel(obs_dim, cfg.hidden)
-        self.world_model = AdaptivePhysicsPrior(cfg.prior, hidden=cfg.hidden, constants=constants, laws=tuple(cfg.laws))
+        self.plain_bc: BCPolicy | None = None
+        if cfg.kind == "bc" or cfg.policy == "bc":
+            self.plain_bc = BCPolicy(FEATURE_DIM, hidden=cfg.hidden)
+        self.reward_model = RewardModel(FEATURE_DIM, cfg.hidden)
+        # The NSCAModel: the world model (encoders, fusion, physics head) and, with policy=nsca,
+        # the policy (its policy head); every kind but the BC floor.
+        self.model = self._new_model() if cfg.kind != "bc" else None
+        self._policy_model = self.model if cfg.policy == "nsca" else None  # corrective: its re-trained copy
         # Created last so that the default (one reward model) draws the same initial weights.
-        self.extra_reward_models = [RewardModel(obs_dim, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
+        self.extra_reward_models = [RewardModel(FEATURE_DIM, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
         self.value: torch.nn.Module = self.reward_model
         self.planner_cfg = cfg.planner
         self.plan_stats: dict = {}  # plans made while acting, and how many left BC (planner.min_advantage)
         self._noise = torch.Generator().manual_seed(seed)
 
+    def _new_model(self):
+        from nsca.model.config import preset
+
+        c = self.cfg
+        arch = preset(c.architecture, prior=c.prior, laws=tuple(c.laws))
+        return build_model(None, c.prior, FewShotConfig(), arch, constants=self.constants)[0]
+
+    @property
+    def prior_weight(self) -> float:
+        return float(self.model.prior_weight.detach()) if self.model is not None else 0.0
+
     @property
     def uses_world_model(self) -> bool:
         c = self.cfg
         return c.kind == "corrective" or (c.kind == "planner" and c.model == "learned")
+
+    # --- the two things the agent's model does: act, and predict the next object state ----
+    def policy(self, state: torch.Tensor, goal_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(action before clipping, latent): the behaviour policy's action and the NSCA model's z
+        of the state (which conditions its physics head; None where no world model is used)."""
+        if self._policy_model is not None:
+            return policy_step(self._policy_model, state, goal_pos)
+        plans_with_model = self.cfg.kind == "planner" and self.cfg.model == "learned"
+        z = self.model.encode(observation(state, goal_pos)) if plans_with_model else None
+        return self.plain_bc(features(state, goal_pos)), z
+
+    def predict(self, state: torch.Tensor, action: torch.Tensor, goal_pos: torch.Tensor,
+                latent: torch.Tensor | None = None) -> torch.Tensor:
+        """Next object state from the physics head, conditioned on z (encoded here unless given)."""
+        m = self.model
+        if latent is None:
+            latent = m.encode(observation(state, goal_pos))
+        return m.world_model.next_state(state, action, latent)
 
     def fit(self, demos: list[Episode], babble: dict[str, np.ndarray] | None = None) -> dict:
         """Fit on the demos. `babble`: self-observed (state, action, next_state) transitions (no
@@ -183,42 +240,60 @@ class Phase0Agent:
         gen = torch.Generator().manual_seed(self.seed)
         gen_reward = torch.Generator().manual_seed(self.seed * 7_919 + 101)
         gen_wm = torch.Generator().manual_seed(self.seed * 7_919 + 202)
-        self.policy.norm.fit(x)
         self.reward_model.norm.fit(x)
-        self.world_model.set_normalization(d["state"], d["next_state"])
         planner = self.cfg.kind == "planner"
-        # BC is bit-identical across every condition; the corrective agent re-fits it on its augmented data.
-        bc = train_regressor(self.policy, x, d["action"], self.cfg.bc_steps, self.cfg.lr,
-                             input_noise=self.cfg.bc_input_noise, generator=gen)
+        # The policy is bit-identical across every condition (an NSCA policy head trains before the
+        # world model, which then reads its frozen z); the corrective agent re-fits it on its augmented data.
+        if self.cfg.policy == "bc" or self.model is None:
+            bc_loss = self._fit_plain_bc(x, d["action"], gen)
+        else:
+            bc_loss = self._fit_policy(self.model, d)
         pr = train_regressor(self.reward_model, x, d[self.cfg.objective][:, None],
                              self.cfg.reward_steps if planner and self.cfg.reward == "learned" else 0,
-                             self.cfg.lr, input_noise=self.cfg.bc_input_noise, generator=gen_reward)
+                             self.cfg.lr, batch_size=self.cfg.batch_size, input_noise=self.cfg.bc_input_noise,
+                             generator=gen_reward)
         wm = self._fit_world_model(d, gen_wm) if self.uses_world_model else []
         info: dict = {}
         if self.cfg.kind == "corrective":
-            info = self._fit_corrective(d, x, gen_wm)
+            info = self._fit_corrective(d, gen_wm)
         for k, member in enumerate(self.extra_reward_models):
             member.norm.fit(x)
             train_regressor(member, x, d[self.cfg.objective][:, None], self.cfg.reward_steps, self.cfg.lr,
-                            input_noise=self.cfg.bc_input_noise,
+                            batch_size=self.cfg.batch_size, input_noise=self.cfg.bc_input_noise,
                             generator=torch.Generator().manual_seed(self.seed * 7919 + k + 1))
         if self.extra_reward_models:
             self.value = PessimisticScore([self.reward_model, *self.extra_reward_models], self.cfg.pessimism)
-        for m in (self.policy, self.value, self.world_model):
-            m.eval()
+        for m in (self.plain_bc, self.model, self.value):
+            if m is not None:
+                m.eval()
         if planner and self.cfg.reward == "learned" and self.cfg.validated_temperature:
             info.update(self._validate_score(demos, x, d, babble))
             self.planner_cfg = dataclasses.replace(self.cfg.planner, temperature=info["planner_temperature"],
                                                    relative_temperature=False,
                                                    min_advantage=info["planner_temperature"] if self.cfg.safe_improvement else 0.0)
         return {
-            "bc_loss": float(np.mean(bc[-50:])) if bc else None,
+            "bc_loss": bc_loss,
             "reward_loss": float(np.mean(pr[-50:])) if pr else None,
             "world_model_loss": float(np.mean(wm[-50:])) if wm else None,
-            "prior_weight": self.world_model.prior_weight.item(),
+            "prior_weight": self.prior_weight,
             "demo_transitions": int(x.shape[0]),
             **info,
         }
+
+    def _fit_plain_bc(self, x: torch.Tensor, action: torch.Tensor, gen: torch.Generator) -> float | None:
+        self.plain_bc.norm.fit(x)
+        bc = train_regressor(self.plain_bc, x, action, self.cfg.bc_steps, self.cfg.lr, batch_size=self.cfg.batch_size,
+                             input_noise=self.cfg.bc_input_noise, generator=gen)
+        return float(np.mean(bc[-50:])) if bc else None
+
+    def _fit_policy(self, model, d: dict) -> float | None:
+        """BC through the model's policy path (the ML10 few-shot agent's fine-tuning with the world
+        model's terms off): the world model must not shape the policy, or conditions would differ
+        in more than their world models."""
+        c = self.cfg
+        fs = NSCAFewShotAgent(model, FewShotConfig(steps=c.bc_steps, lr=c.lr, batch_size=c.batch_size,
+                                                   world_model_weight=0.0, input_noise=c.bc_input_noise), self.seed)
+        return fs.fit(d)["bc_loss"]
 
     def _validate_score(self, demos: list[Episode], x: torch.Tensor, d: dict, babble: dict | None) -> dict:
         """How wrong can the planner's score of a candidate future be? Two validated parts, in
@@ -261,11 +336,12 @@ class Phase0Agent:
         idx = torch.as_tensor(starts)
         at = states.clone().requires_grad_(True)
         self.value(features(at, goals)).sum().backward()
-        grad = at.grad[idx % states.shape[0]]
+        pair = idx % states.shape[0]
+        grad, goal_pos = at.grad[pair], goals[pair]
         term, pred = torch.zeros(len(idx)), s[idx]
         with torch.no_grad():
             for h in range(p.horizon):
-                pred = self.world_model(pred, a[idx + h])
+                pred = self.predict(pred, a[idx + h], goal_pos)
                 term += p.discount**h * (grad * (pred - nxt[idx + h])).sum(-1)
         for param in self.value.parameters():
             param.grad = None
@@ -297,24 +373,43 @@ class Phase0Agent:
         return float(torch.cat(errors).mean().sqrt())
 
     def _fit_world_model(self, d: dict, gen: torch.Generator) -> list[float]:
-        wm = self.world_model
-        opt = torch.optim.AdamW(parameter_groups(wm, self.cfg.lr, 1e-4, self.cfg.prior_lr))
+        """The NSCA model's object-state loss (`NSCAModel.losses`' state term) on the demo
+        transitions, the prior weight at its own rate (nsca.priors.adaptive.parameter_groups).
+        Behind a plain-BC policy the whole path trains (encoders, fusion, the physics head and its
+        context projection of z); behind the NSCA policy head only the physics head and context
+        do, on the policy's frozen z, so the world model cannot change the policy."""
+        m = self.model
+        wm = m.world_model
+        frozen_z = self.cfg.policy == "nsca"
+        if frozen_z:
+            with torch.no_grad():
+                z_all = m.encode(observation(d["state"], d["goal"]))
+            trained: torch.nn.Module = torch.nn.ModuleDict({"physics": wm.physics, "context": wm.context})
+        else:
+            m.set_normalization(d["state"], d["next_state"])
+            m.encoders["goal"].set_normalization(goal_features(d["state"], d["goal"]))
+            trained = torch.nn.ModuleDict({"encoders": m.encoders, "fusion": m.fusion, "physics": wm.physics,
+                                           "context": wm.context})
+        opt = torch.optim.AdamW(parameter_groups(trained, self.cfg.lr, 1e-4, self.cfg.prior_lr))
         n = d["state"].shape[0]
         losses = []
+        m.train()
         for _ in range(self.cfg.world_model_steps):
-            idx = torch.randint(0, n, (min(256, n),), generator=gen)
-            loss = wm.loss(d["state"][idx], d["action"][idx], d["next_state"][idx])
+            idx = torch.randint(0, n, (min(self.cfg.batch_size, n),), generator=gen)
+            z = z_all[idx] if frozen_z else m.encode(observation(d["state"][idx], d["goal"][idx]))
+            loss = wm.physics.loss(d["state"][idx], d["action"][idx], d["next_state"][idx], wm.context(z))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(loss.item())
         return losses
 
-    def _fit_corrective(self, d: dict, x: torch.Tensor, gen: torch.Generator) -> dict:
+    def _fit_corrective(self, d: dict, gen: torch.Generator) -> dict:
         """DART with model labels: displace each demo state the way a drifting policy does (hand
         and commanded set-point together, so the efference copy is unchanged), ask the world model
         which action puts the next set-point back onto the demo's next set-point (gradient descent
-        on the action through the model), and re-fit BC on demos + these corrections.
+        on the action through the model), and re-train the policy path on demos + these corrections
+        (a fresh policy, same seed, so that only the data differs from BC's).
 
         The set-point, not the hand, is the target: the arm is a second-order lag, so no single
         action returns a displaced hand in one step (a hand target saturates every label), while
@@ -328,23 +423,30 @@ class Phase0Agent:
         want = nxt_rep[:, HAND_POS] + nxt_rep[:, TARGET]   # the demo's next set-point
         act = a_rep.clone().requires_grad_(True)
         opt = torch.optim.Adam([act], lr=0.05)
-        for p in self.world_model.parameters():
+        for p in self.model.parameters():
             p.requires_grad_(False)
+        with torch.no_grad():
+            z = self.model.encode(observation(pert, g_rep))
         for _ in range(50):
-            pred = self.world_model(pert, torch.cat([act[:, :3].clamp(-1, 1), a_rep[:, 3:]], 1))
+            pred = self.predict(pert, torch.cat([act[:, :3].clamp(-1, 1), a_rep[:, 3:]], 1), g_rep, z)
             loss = (pred[:, HAND_POS] + pred[:, TARGET] - want).pow(2).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        for p in self.world_model.parameters():
+        for p in self.model.parameters():
             p.requires_grad_(True)
         labels = torch.cat([act.detach()[:, :3].clamp(-1, 1), a_rep[:, 3:]], 1)
-        xs = torch.cat([x, features(pert, g_rep)])
-        ys = torch.cat([a_demo, labels])
         torch.manual_seed(self.seed)
-        self.policy = BCPolicy(FEATURE_DIM, hidden=self.cfg.hidden)
-        self.policy.norm.fit(xs)
-        train_regressor(self.policy, xs, ys, self.cfg.bc_steps, self.cfg.lr, input_noise=self.cfg.bc_input_noise, generator=gen)
+        if self.cfg.policy == "bc":
+            self.plain_bc = BCPolicy(FEATURE_DIM, hidden=self.cfg.hidden)
+            self._fit_plain_bc(torch.cat([features(s, g), features(pert, g_rep)]), torch.cat([a_demo, labels]), gen)
+            self.plain_bc.eval()
+        else:
+            augmented = {"state": torch.cat([s, pert]), "next_state": torch.cat([s_next, nxt_rep]),
+                         "goal": torch.cat([g, g_rep]), "action": torch.cat([a_demo, labels])}
+            self._policy_model = self._new_model()
+            self._fit_policy(self._policy_model, augmented)
+            self._policy_model.eval()
         return {"corrections": int(labels.shape[0]), "correction_residual_mm": float(loss.detach().sqrt() * 1000)}
 
     def reset(self, episode_seed: int) -> None:
@@ -369,7 +471,7 @@ class Phase0Agent:
                              f"{self.cfg.model}/{self.cfg.reward}")
         s = torch.as_tensor(np.asarray(states), dtype=torch.float32)
         g = torch.as_tensor(np.asarray(goals), dtype=torch.float32)
-        a = mppi_actions(self._model_fn(), self.policy, self._value_fn(), s, g, self.planner_cfg, features, noises,
+        a = mppi_actions(self._model_fn(), self.policy, self._value_fn(), s, g, self.planner_cfg, noises,
                          self.plan_stats)
         return a.clamp(-1, 1).numpy()
 
@@ -391,12 +493,12 @@ class Phase0Agent:
         g = torch.as_tensor(goal_pos, dtype=torch.float32)
         with torch.no_grad():
             if self.cfg.kind != "planner":
-                a = self.policy(features(s, g)[None])[0]
+                a = self.policy(s[None], g[None])[0][0]
             else:
                 if self.cfg.reward == "true" and self.cfg.model == "learned":
                     self.oracle.reward.begin()
                 a = mppi_action(self._model_fn(), self.policy, self._value_fn(), s[None], g[None],
-                                self.planner_cfg, features, self._noise, self.plan_stats)
+                                self.planner_cfg, self._noise, self.plan_stats)
         return a.clamp(-1, 1).numpy()
 
     def act_obs(self, env, obs: np.ndarray) -> np.ndarray:
@@ -405,14 +507,14 @@ class Phase0Agent:
     # --- the 2x2: which model steps the candidates, which value scores them -------------
     def _model_fn(self):
         if self.cfg.model == "learned":
-            wm = self.world_model
+            wm = self.model.world_model
 
-            def step(s, a, h):
-                return wm(s, a), None
+            def step(s, a, h, z):
+                return wm.next_state(s, a, z), None
             return step
         sim = self.oracle.model
 
-        def sim_step(s, a, h):
+        def sim_step(s, a, h, z):
             if h == 0:
                 sim.begin(len(a))
             nxt, rewards = sim.step(a.numpy())

@@ -53,6 +53,18 @@ def goal_features(state: torch.Tensor, goal_pos: torch.Tensor) -> torch.Tensor:
     return torch.cat([goal_pos, state[..., OBJ_POS] - state[..., HAND_POS], goal_pos - state[..., OBJ_POS]], -1)
 
 
+def observation(state: torch.Tensor, goal_pos: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What the agent's model reads of a task state: the object state and the goal token."""
+    return {"state": state, "goal": goal_features(state, goal_pos)}
+
+
+def policy_step(model, state: torch.Tensor, goal_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(action, fused latent z): the policy head's action and the z it read, which also
+    conditions the physics head (`model.world_model.next_state(state, action, z)`)."""
+    z = model.encode(observation(state, goal_pos))
+    return model.policy_head(z)[1], z
+
+
 # What the agent takes from a checkpoint: its whole object-state path (vision and audio are not read).
 AGENT_PARTS = ("encoders.state.", "encoders.proprio.", "fusion.", "world_model.", "policy_head.")
 
@@ -64,8 +76,10 @@ def checkpoint_config(path: str | Path):
     return read_run(locate(path)[0]).model
 
 
-def build_model(checkpoint: str | Path | None, prior: float | None, cfg: FewShotConfig, architecture=None):
-    """The agent's NSCAModel (Meta-World's physics constants) and how many tensors came from the
+def build_model(checkpoint: str | Path | None, prior: float | None, cfg: FewShotConfig, architecture=None,
+                constants: PhysicsConstants | None = None):
+    """The agent's NSCAModel (`constants`: the innate laws' scene constants, Meta-World's by
+    default) and how many tensors came from the
     checkpoint. `prior` applies to a fresh model, whose sizes are `architecture` (a ModelConfig,
     e.g. a checkpoint's) or else `cfg.preset`; a checkpoint keeps its own (trained) prior weight,
     or none if it was trained without one. Checkpoints are read by the evaluations' one loader
@@ -83,7 +97,7 @@ def build_model(checkpoint: str | Path | None, prior: float | None, cfg: FewShot
                                part_name="object-state path")
         mcfg = trained.cfg
     mods = tuple(m for m in OBJECT_STATE_PATH if m in mcfg.modalities) + ("goal",)
-    model = NSCAModel(replace(mcfg, modalities=mods), PhysicsConstants())
+    model = NSCAModel(replace(mcfg, modalities=mods), constants or PhysicsConstants())
     if trained is None:
         return model, 0
     theirs = {k: v for k, v in trained.state_dict().items() if k.startswith(AGENT_PARTS)}
@@ -119,10 +133,9 @@ class NSCAFewShotAgent:
             s = d["state"][idx]
             if cfg.input_noise > 0:
                 s = s + torch.randn(s.shape, generator=gen) * cfg.input_noise * state_std
-            batch = {"state": s, "next_state": d["next_state"][idx], "action": action[idx],
-                     "goal_pos": d["goal"][idx], "goal": goal_features(s, d["goal"][idx])}
-            z = model.encode(batch)
-            bc = (model.policy_head(z)[1] - batch["action"]).pow(2).mean()
+            batch = {"state": s, "next_state": d["next_state"][idx], "action": action[idx], "goal_pos": d["goal"][idx]}
+            pred, z = policy_step(model, s, batch["goal_pos"])
+            bc = (pred - batch["action"]).pow(2).mean()
             loss = bc
             if cfg.world_model_weight > 0:
                 wm = self._world_model_loss(batch, z)
@@ -133,7 +146,7 @@ class NSCAFewShotAgent:
             opt.step()
             bc_losses.append(float(bc.detach()))
         model.eval()
-        return {"bc_loss": float(np.mean(bc_losses[-50:])),
+        return {"bc_loss": float(np.mean(bc_losses[-50:])) if bc_losses else None,
                 "world_model_loss": float(np.mean(wm_losses[-50:])) if wm_losses else None,
                 "prior_weight": float(model.prior_weight.detach())}
 
@@ -145,7 +158,7 @@ class NSCAFewShotAgent:
         pred = model.world_model.next_state(batch["state"], batch["action"], z)
         state = ((pred - batch["next_state"]) / phys.delta_std).pow(2).mean()
         with torch.no_grad():
-            target = model.encode({"state": batch["next_state"], "goal": goal_features(batch["next_state"], batch["goal_pos"])})
+            target = model.encode(observation(batch["next_state"], batch["goal_pos"]))
         latent = (model.world_model.next_latent(z, model.action_embedding(batch)) - target).pow(2).mean()
         return state + latent
 
@@ -153,8 +166,7 @@ class NSCAFewShotAgent:
     def act_batch(self, states: np.ndarray, goals: np.ndarray) -> np.ndarray:
         s = torch.as_tensor(np.asarray(states), dtype=torch.float32)
         g = torch.as_tensor(np.asarray(goals), dtype=torch.float32)
-        z = self.model.encode({"state": s, "goal": goal_features(s, g)})
-        return self.model.policy_head(z)[1].numpy()
+        return policy_step(self.model, s, g)[0].numpy()
 
     def pool_actor(self, envs: list):
         """`act_batch(slots, episodes, obs)` for `nsca.envs.metaworld.rollout_pool`."""

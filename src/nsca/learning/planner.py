@@ -67,23 +67,25 @@ class PlannerConfig:
 
 @torch.no_grad()
 def mppi_action(model_step, policy, value, state: torch.Tensor, goal: torch.Tensor, cfg: PlannerConfig,
-                features, generator: torch.Generator, stats: dict | None = None) -> torch.Tensor:
+                generator: torch.Generator, stats: dict | None = None) -> torch.Tensor:
     """One state (1, D) -> its action (A,); see `mppi_actions`."""
-    return mppi_actions(model_step, policy, value, state, goal, cfg, features, [generator], stats)[0]
+    return mppi_actions(model_step, policy, value, state, goal, cfg, [generator], stats)[0]
 
 
 @torch.no_grad()
 def mppi_actions(model_step, policy, value, states: torch.Tensor, goals: torch.Tensor, cfg: PlannerConfig,
-                 features, generators: list[torch.Generator], stats: dict | None = None) -> torch.Tensor:
+                 generators: list[torch.Generator], stats: dict | None = None) -> torch.Tensor:
     """Plan for B states at once (B parallel episodes, each with its own noise generator): the
     networks run once per step on all B x `samples` candidates, so evaluation is bound by the
     simulator rather than by per-call overhead. Every episode's action is bit-identical to
     planning for it alone (per-episode noise draws, per-episode reductions; tested).
 
-    `model_step(s, a, h) -> (s', sim_reward or None)` and `value(s', a, g, sim_reward) -> (B*n,)`
-    take the B x n candidates flattened episode-major. `stats`, if given, counts the plans
+    `policy(s, g) -> (action, latent or None)`, `model_step(s, a, h, latent) -> (s', sim_reward
+    or None)` and `value(s', a, g, sim_reward) -> (B*n,)` take the B x n candidates flattened
+    episode-major; `latent` is what the policy encoded of s (the NSCA model's fused z, which
+    conditions its physics head), handed to the model so that each state is encoded once. `stats`, if given, counts the plans
     (`plans`) and those kept by the `min_advantage` gate (`departed`)."""
-    n, b, adim = cfg.samples, states.shape[0], policy_action_dim(policy)
+    n, b, adim = cfg.samples, states.shape[0], policy(states[:1], goals[:1])[0].shape[-1]
     g = goals.repeat_interleave(n, 0)
     shift = torch.zeros(b, cfg.horizon, adim)
     weights = first = None
@@ -96,11 +98,12 @@ def mppi_actions(model_step, policy, value, states: torch.Tensor, goals: torch.T
         score = torch.zeros(b * n)
         first = None
         for h in range(cfg.horizon):
-            raw = policy(features(s, g)) + flat_noise[:, h]
+            bc, latent = policy(s, g)
+            raw = bc + flat_noise[:, h]
             a = raw.clamp(-1, 1)
             if first is None:
                 first = (raw if cfg.average_then_clip else a).reshape(b, n, adim)
-            s, sim_reward = model_step(s, a, h)
+            s, sim_reward = model_step(s, a, h, latent)
             score += (cfg.discount**h) * value(s, a, g, sim_reward)
         score = score.reshape(b, n)
         weights = []
@@ -121,7 +124,3 @@ def mppi_actions(model_step, policy, value, states: torch.Tensor, goals: torch.T
         else:
             plans.append((w[:, None] * first[i]).sum(0))
     return torch.stack(plans)
-
-
-def policy_action_dim(policy) -> int:
-    return policy.net[-1].out_features

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from nsca.babbling.labels import OUTCOMES, PRIMITIVES
 from nsca.config import field, from_dict, preset_block, presets
 from nsca.errors import UsageError
+from nsca.priors.innate import LAWS
 
 MODALITIES = ("vision", "audio", "proprio", "state", "goal")
 # What babbling trains by default; "goal" (a task's goal and the object relations to it, GOAL_DIM
@@ -38,6 +39,7 @@ class ModelConfig:
     proprio_dim: int = field(7, "proprioception: hand position, velocity, gripper opening")
     modalities: tuple[str, ...] = field(SENSOR_MODALITIES, f"encoders built and used; any non-empty subset of {', '.join(MODALITIES)}")
     prior: float | None = field(0.9, "initial physics prior weight w; None = random-init baseline")
+    laws: tuple[str, ...] = field(LAWS, "innate laws in the physics head's prior (the ablation switches one off)")
 
     def validate(self) -> None:
         bad = [m for m in self.modalities if m not in MODALITIES]
@@ -47,6 +49,9 @@ class ModelConfig:
             raise UsageError("modalities: at least one is needed")
         if self.latent_dim % self.fusion_heads:
             raise UsageError(f"latent_dim={self.latent_dim} must be divisible by fusion_heads={self.fusion_heads}")
+        unknown = [law for law in self.laws if law not in LAWS]
+        if unknown or len(set(self.laws)) != len(self.laws):
+            raise UsageError(f"laws: distinct laws from {', '.join(LAWS)}, got {' '.join(self.laws)}")
         if self.prior is not None and self.prior <= 0:
             raise UsageError(f"prior={self.prior} must be > 0 (or none for the random-init baseline)")
 

@@ -55,7 +55,7 @@ class NSCAModel(nn.Module):
         self.action_embed_dim = cfg.action_dim + cfg.n_primitives
         self.world_model = WorldModel(
             d, self.action_embed_dim, cfg.action_dim, cfg.dynamics_hidden, cfg.dynamics_depth,
-            cfg.prior, cfg.prior_hidden, cfg.prior_context_dim, constants,
+            cfg.prior, cfg.prior_hidden, cfg.prior_context_dim, constants, cfg.laws,
         )
         self.outcome_head = OutcomeHead(d, self.action_embed_dim, cfg.n_outcomes, cfg.mlp_hidden)
         self.material_head = MaterialHead(d, cfg.n_materials, cfg.mlp_hidden)

@@ -29,6 +29,7 @@ class WorldModel(nn.Module):
         prior_hidden: int,
         prior_context_dim: int,
         constants: PhysicsConstants | None = None,
+        laws: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -42,7 +43,7 @@ class WorldModel(nn.Module):
         self.physics = AdaptivePhysicsPrior(
             prior=prior, state_dim=STATE_DIM, action_dim=action_dim,
             context_dim=prior_context_dim, hidden=prior_hidden, depth=2,
-            constants=constants or PhysicsConstants(),
+            constants=constants or PhysicsConstants(), **({} if laws is None else {"laws": tuple(laws)}),
         )
 
     @property
