@@ -156,6 +156,9 @@ _UNUSED_BY_KIND = {
                    "validated_temperature", "heldout_ensemble", "safe_improvement", "planner"),
     "planner": ("corrections", "correction_noise_m"),
 }
+# ... the NSCA model's size, which a planner with the simulator as its model never builds into
+# anything it uses (its policy is BC, its value the reward model) ...
+_UNUSED_BY_SIM_MODEL = ("architecture",)
 # ... and those only a learned value reads (added after the recorded oracle cells; the older
 # learned-reward fields stay in their configs so that those records remain valid).
 _UNUSED_BY_TRUE_REWARD = ("validated_temperature", "heldout_ensemble", "safe_improvement")
@@ -164,12 +167,13 @@ _UNUSED_BY_TRUE_REWARD = ("validated_temperature", "heldout_ensemble", "safe_imp
 # (results/phase0) stay valid and reusable.
 _ADDED_LATER = {"validated_temperature": False, "heldout_ensemble": False, "safe_improvement": False,
                 "planner.min_advantage": 0.0, "laws": list(LAWS), "planner.average_then_clip": False,
-                "planner.baseline": False, "batch_size": 256}
+                "planner.baseline": False, "batch_size": 256, "policy": "bc"}
 
 
 def agent_cell_fields(agent: AgentConfig) -> dict:
     """The agent fields a cell of this kind depends on (the rest stay at their defaults)."""
-    unused = _UNUSED_BY_KIND[agent.kind] + (_UNUSED_BY_TRUE_REWARD if agent.reward == "true" else ())
+    unused = (_UNUSED_BY_KIND[agent.kind] + (_UNUSED_BY_TRUE_REWARD if agent.reward == "true" else ())
+              + (_UNUSED_BY_SIM_MODEL if agent.kind == "planner" and agent.model == "sim" and agent.policy == "bc" else ()))
     fields = {k: v for k, v in dataclasses.asdict(agent).items() if k not in unused}
     for path, old in _ADDED_LATER.items():
         *parents, key = path.split(".")

@@ -11,9 +11,10 @@ futures with is a small reward MLP: the one piece the NSCA model has no head for
 reward). The `bc` condition is the floor: plain MLP BC (`nsca.learning.bc`) acting alone.
 
 All pieces are learned from the same few demos: the policy, then the world model (behind the
-NSCA policy head, on its frozen z). Conditions differ only in the physics head's prior (`0.9`, `0.5`, `0.1`, or `None` = random-init baseline with no prior
-term), and with the same seed they share the policy, value and planner noise bit for bit, so
-any difference in success is caused by the world model. Kinds:
+NSCA policy head, on its frozen z). Conditions differ only in the physics head's prior (`0.9`,
+`0.5`, `0.1`, or `None` = random-init baseline with no prior term), and with the same seed they
+share the policy, value and planner noise bit for bit, so any difference in success is caused
+by the world model. Kinds:
 
 - `bc`: plain MLP BC (the floor);
 - `planner`: MPPI around the policy through a model (`model`: the learned world model, or `sim`:
@@ -21,7 +22,7 @@ any difference in success is caused by the world model. Kinds:
   Meta-World's reward of the predicted state) -- the 2x2 decomposition;
 - `corrective`: the prior in the *policy*: the world model labels corrective transitions
   around the demos (perturbed states -> the action its dynamics say returns to the demo), and the
-  policy path re-trains on demos + corrections (a model-based DART); acts like BC, no planning.
+  policy re-trains on demos + corrections (a model-based DART); acts like BC, no planning.
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ from nsca.config import field
 from nsca.envs.metaworld import Episode, goal
 from nsca.errors import UsageError
 from nsca.learning.bc import BCPolicy, Normalizer, train_regressor
-from nsca.learning.model_agent import (FewShotConfig, NSCAFewShotAgent, build_model, goal_features, observation,
-                                       policy_step)
+from nsca.learning.model_agent import (
+    FewShotConfig,
+    NSCAFewShotAgent,
+    build_model,
+    goal_features,
+    observation,
+    policy_step,
+)
 from nsca.learning.planner import PlannerConfig, mppi_action, mppi_actions
 from nsca.priors.adaptive import RHO_LR, mlp, parameter_groups
 from nsca.priors.innate import LAWS, PhysicsConstants

@@ -1,5 +1,8 @@
 """The few-shot agent built from the NSCA model itself (nsca.model), not from a second stack.
 
+`build_model` is also how the phase-0 agent (nsca.learning.agent) builds its world model, and
+`policy_step` how both read the policy head: one model stack for every agent.
+
 An `NSCAModel` with the object-state path (state and proprio encoders, fusion, the world model
 whose object-state head is the AdaptivePhysicsPrior, the policy head) plus a goal token (the
 task's goal position and the object relations to it: the same information the BC baseline's
