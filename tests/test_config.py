@@ -35,9 +35,11 @@ def test_every_preset_block_builds_a_valid_config():
     from nsca.model import preset
     from nsca.training.config import TrainConfig
 
-    assert set(presets("model")) == {"default", "debug", "large"}
+    assert set(presets("model")) == {"default", "debug", "agent", "large"}
     sizes = [preset(name).latent_dim for name in ("debug", "default", "large")]
     assert sizes == sorted(sizes) and len(set(sizes)) == 3
+    agent = preset("agent")  # the phase-0 agent: the debug model, wider where the old MLPs were 256
+    assert (agent.latent_dim, agent.mlp_hidden, agent.prior_hidden) == (preset("debug").latent_dim, 256, 256)
     for name in presets("train"):
         assert from_dict(TrainConfig, {"preset": name}).preset == name
     for name in presets("babble"):
@@ -66,7 +68,7 @@ def test_eval_suites_take_their_model_size_from_presets_yaml(suite, tmp_path, ca
         assert from_dict(cls, {"preset": name}).preset == name
     assert main(["eval", suite, "--preset", "huge", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "nsca eval: error: unknown model preset 'huge'; choose from default, debug, large"
+    assert err == "nsca eval: error: unknown model preset 'huge'; choose from default, debug, agent, large"
     assert not (tmp_path / "o").exists()
     # A block added to presets.yaml is a valid name without touching the suite.
     sections = {**nsca.config._preset_sections(), "model": {**nsca.config.presets("model"), "tiny": {"latent_dim": 32}}}

@@ -59,6 +59,8 @@ def test_tiny_grid_end_to_end_and_deterministic(tmp_path, capsys):
         (["--agent.planner.horizon", "0"], "--agent.planner.horizon must be at least 1"),
         (["--agent.planner.temperature", "-1"], "temperature must be > 0"),
         (["--agent.objective", "vibes"], "invalid choice"),
+        (["--agent.policy", "mlp"], "invalid choice"),
+        (["--agent.architecture", "huge"], "--agent.architecture must be one of"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, bad, message):
