@@ -292,3 +292,15 @@ def test_curves_grid_end_to_end_answers_per_task_and_plots(tmp_path, capsys):
     rows = report["curves"]["reach-v3"]["rows"]
     assert [r["demos"] for r in rows] == [2, 3] and "corrective_0.9_vs_none" in rows[0]
     assert (tmp_path / "c" / "success.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_comparison_pairs_pair_each_prior_with_its_no_prior_counterpart():
+    from nsca.experiments.lethality import comparison_pairs
+
+    # A grid of the +true planners alone (the confirmatory run) still compares prior with no prior.
+    assert comparison_pairs(["t/d5/prior_0.9+true", "t/d5/none+true"]) == [("t/d5/prior_0.9+true", "t/d5/none+true")]
+    pairs = comparison_pairs(["prior_0.9", "none", "prior_0.9+true", "none+true", "corrective_0.9", "corrective_none", "bc"])
+    for want in (("prior_0.9", "none"), ("prior_0.9+true", "none+true"), ("corrective_0.9", "corrective_none"),
+                 ("corrective_0.9", "bc"), ("none", "bc")):
+        assert want in pairs
+    assert len(pairs) == len(set(pairs))

@@ -371,6 +371,8 @@ def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
         for c in conds:
             if c.startswith("prior_") and "+" not in c:
                 wanted += [(c, "none"), (c + "+true", "none+true"), (c, "bc")]
+            if c.startswith("prior_") and c.endswith("+true"):  # e.g. a grid of the +true planners only
+                wanted.append((c, "none+true"))
             if c.startswith("corrective_"):
                 wanted += [(c, "bc")]
                 if c != "corrective_none":
