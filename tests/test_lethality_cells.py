@@ -12,11 +12,14 @@ from nsca.experiments.lethality import LethalityConfig, cell_config, grid_cells
 
 PLANNER = {"horizon": 3, "samples": 32, "noise_std": 0.3, "temperature": 0.02, "relative_temperature": False,
            "discount": 0.9, "iterations": 1, "baseline": True, "average_then_clip": True}
-AGENT = {"prior": 0.9, "kind": "planner", "model": "learned", "reward": "learned", "hidden": 256, "lr": 0.001,
+# "architecture" (the NSCA model's size block) since the one model stack; the BC and simulator
+# cells do not depend on it and keep their old configs.
+AGENT = {"prior": 0.9, "kind": "planner", "model": "learned", "reward": "learned", "hidden": 256, "architecture": "agent",
+         "lr": 0.001,
          "bc_steps": 2000, "bc_input_noise": 0.05, "world_model_steps": 2000, "reward_steps": 1000, "prior_lr": 0.01,
          "objective": "reward", "reward_ensemble": 1, "pessimism": 1.0, "validated_temperature": True,
          "heldout_ensemble": True, "safe_improvement": True, "planner": PLANNER}
-CORRECTIVE = {"prior": 0.9, "kind": "corrective", "hidden": 256, "lr": 0.001, "bc_steps": 2000, "bc_input_noise": 0.05,
+CORRECTIVE = {"prior": 0.9, "kind": "corrective", "hidden": 256, "architecture": "agent", "lr": 0.001, "bc_steps": 2000, "bc_input_noise": 0.05,
               "world_model_steps": 2000, "prior_lr": 0.01, "corrections": 4, "correction_noise_m": 0.003}
 
 
@@ -34,7 +37,7 @@ def test_oracle_and_curve_cell_configs_are_pinned():
     assert sim == {"task": "pick-place-v2", "seed": 2, "demos": 5, "eval_episodes": 10, "episode_steps": 300,
                    "calibration_steps": 800,
                    "agent": {k: v for k, v in {**AGENT, "prior": None, "model": "sim", "reward": "true"}.items()
-                             if k not in ("validated_temperature", "heldout_ensemble", "safe_improvement")}}
+                             if k not in ("validated_temperature", "heldout_ensemble", "safe_improvement", "architecture")}}
     corr = cell_config(LethalityConfig(), "corrective_0.9", 1, "push-v3", 10)
     assert corr == {"task": "push-v3", "seed": 1, "demos": 10, "eval_episodes": 50, "episode_steps": 300,
                     "calibration_steps": 800, "agent": CORRECTIVE}
