@@ -42,7 +42,7 @@ from nsca.learning.model_agent import (
     FewShotConfig,
     NSCAFewShotAgent,
     build_model,
-    goal_features,
+    fit_input_scales,
     observation,
     policy_step,
 )
@@ -193,8 +193,9 @@ class Phase0Agent:
             self.plain_bc = BCPolicy(FEATURE_DIM, hidden=cfg.hidden)
         self.reward_model = RewardModel(FEATURE_DIM, cfg.hidden)
         # The NSCAModel: the world model (encoders, fusion, physics head) and, with policy=nsca,
-        # the policy (its policy head); every kind but the BC floor.
-        self.model = self._new_model() if cfg.kind != "bc" else None
+        # the policy (its policy head); not built where nothing uses it (the BC floor, a simulator
+        # planner around plain BC), so those cells do not depend on its size.
+        self.model = self._new_model() if self.uses_world_model or (cfg.kind != "bc" and cfg.policy == "nsca") else None
         self._policy_model = self.model if cfg.policy == "nsca" else None  # corrective: its re-trained copy
         # Created last so that the default (one reward model) draws the same initial weights.
         self.extra_reward_models = [RewardModel(FEATURE_DIM, cfg.hidden) for _ in range(cfg.reward_ensemble - 1)]
@@ -393,8 +394,7 @@ class Phase0Agent:
                 z_all = m.encode(observation(d["state"], d["goal"]))
             trained: torch.nn.Module = torch.nn.ModuleDict({"physics": wm.physics, "context": wm.context})
         else:
-            m.set_normalization(d["state"], d["next_state"])
-            m.encoders["goal"].set_normalization(goal_features(d["state"], d["goal"]))
+            fit_input_scales(m, d)
             trained = torch.nn.ModuleDict({"encoders": m.encoders, "fusion": m.fusion, "physics": wm.physics,
                                            "context": wm.context})
         opt = torch.optim.AdamW(parameter_groups(trained, self.cfg.lr, 1e-4, self.cfg.prior_lr))

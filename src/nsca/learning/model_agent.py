@@ -68,6 +68,12 @@ def policy_step(model, state: torch.Tensor, goal_pos: torch.Tensor) -> tuple[tor
     return model.policy_head(z)[1], z
 
 
+def fit_input_scales(model, d: dict[str, torch.Tensor]) -> None:
+    """The model's input and physics scales from demo arrays (state, next_state, goal)."""
+    model.set_normalization(d["state"], d["next_state"])
+    model.encoders["goal"].set_normalization(goal_features(d["state"], d["goal"]))
+
+
 # What the agent takes from a checkpoint: its whole object-state path (vision and audio are not read).
 AGENT_PARTS = ("encoders.state.", "encoders.proprio.", "fusion.", "world_model.", "policy_head.")
 
@@ -122,9 +128,7 @@ class NSCAFewShotAgent:
         model, cfg = self.model, self.cfg
         gen = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
-        goal_x = goal_features(d["state"], d["goal"])
-        model.set_normalization(d["state"], d["next_state"])
-        model.encoders["goal"].set_normalization(goal_x)
+        fit_input_scales(model, d)
         state_std = model.encoders["state"].std if "state" in model.encoders else torch.ones(STATE_DIM)
         opt = torch.optim.AdamW(parameter_groups(model, cfg.lr, 1e-4))
         n = d["state"].shape[0]

@@ -33,6 +33,7 @@ import torch
 
 from nsca.config import field
 from nsca.errors import UsageError
+from nsca.priors.state import ACTION_DIM
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def mppi_actions(model_step, policy, value, states: torch.Tensor, goals: torch.T
     episode-major; `latent` is what the policy encoded of s (the NSCA model's fused z, which
     conditions its physics head), handed to the model so that each state is encoded once. `stats`, if given, counts the plans
     (`plans`) and those kept by the `min_advantage` gate (`departed`)."""
-    n, b, adim = cfg.samples, states.shape[0], policy(states[:1], goals[:1])[0].shape[-1]
+    n, b, adim = cfg.samples, states.shape[0], ACTION_DIM
     g = goals.repeat_interleave(n, 0)
     shift = torch.zeros(b, cfg.horizon, adim)
     weights = first = None
