@@ -41,7 +41,8 @@ class StepTimer:
 
 
 def main() -> None:
-    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_pool
+    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_batch
+    from nsca.envs.metaworld_batch import MetaWorldBatch
     from nsca.experiments.lethality import EVAL_BATCH, calibrated_constants, validation_babble
     from nsca.learning.agent import AgentConfig, Phase0Agent
 
@@ -71,16 +72,16 @@ def main() -> None:
             seq.append(rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=args.steps))
         seq_s = time.perf_counter() - t
 
-    envs = [env] + [MetaWorldTask(args.task) for _ in range(min(args.batch, len(layouts)) - 1)]
+    batch = MetaWorldBatch(args.task, min(args.batch, len(layouts)))
     with StepTimer() as pool_timer:
         t = time.perf_counter()
-        pooled = rollout_pool(envs, layouts, agent.pool_actor(envs), max_steps=args.steps)
+        pooled = rollout_batch(batch, layouts, agent.pool_actor(), max_steps=args.steps)
         pool_s = time.perf_counter() - t
 
     same = all(np.array_equal(a.actions, b.actions) and a.success == b.success for a, b in zip(seq, pooled))
     steps = sum(ep.length for ep in seq)
     print(json.dumps({
-        "task": args.task, "prior": args.prior, "episodes": args.episodes, "control_steps": steps, "batch": len(envs),
+        "task": args.task, "prior": args.prior, "episodes": args.episodes, "control_steps": steps, "batch": batch.n,
         "identical_episodes": same, "fit_s": round(fit_s, 1),
         "one_at_a_time": {"eval_s": round(seq_s, 2), "ms_per_step": round(1000 * seq_s / steps, 2),
                           "mj_step_share": round(seq_timer.seconds / seq_s, 3)},

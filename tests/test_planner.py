@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_pool
+from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_batch
+from nsca.envs.metaworld_batch import MetaWorldBatch
 from nsca.learning.agent import FEATURE_DIM, AgentConfig, Phase0Agent, features
 from nsca.learning.bc import BCPolicy
 from nsca.learning.planner import PlannerConfig, mppi_action, mppi_actions
@@ -67,7 +68,7 @@ def test_informative_scores_still_move_the_plan():
 
 
 def test_pool_rollouts_equal_one_episode_at_a_time():
-    """Episodes stepped together on a pool of environments are the episodes run alone."""
+    """Episodes stepped together on a batch of environments are the episodes run alone."""
     task = "pick-place-v3"
     env = MetaWorldTask(task)
     demos = load_or_collect_demos(task, 0, 2, env=env)
@@ -79,8 +80,8 @@ def test_pool_rollouts_equal_one_episode_at_a_time():
     for i, layout in enumerate(layouts):
         agent.reset(i)
         alone.append(rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=15))
-    envs = [env, MetaWorldTask(task)]  # 2 slots for 3 episodes: a slot takes the next layout
-    pooled = rollout_pool(envs, layouts, agent.pool_actor(envs), max_steps=15)
+    batch = MetaWorldBatch(task, 2)  # 2 slots for 3 episodes: a slot takes the next layout
+    pooled = rollout_batch(batch, layouts, agent.pool_actor(), max_steps=15)
     for a, b in zip(alone, pooled):
         assert a.layout_seed == b.layout_seed
         assert np.array_equal(a.actions, b.actions) and np.array_equal(a.states, b.states)

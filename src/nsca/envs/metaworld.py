@@ -131,82 +131,103 @@ def goal(obs: np.ndarray) -> np.ndarray:
 
 
 # --- environments -----------------------------------------------------------------------
+class StateTracker:
+    """The object-centric state of every slot of a `MetaWorldBatch`, batched.
+
+    Keeps what `object_state` needs beyond the observation: each slot's latest (float32)
+    observation, the hand velocity one step earlier, and the main object's half-height and
+    freedom (read from the model at reset, as perception would)."""
+
+    def __init__(self, batch) -> None:
+        n = batch.n
+        self.batch, self.dt_s = batch, batch.dt_s
+        self.last = np.zeros((n, 39), np.float32)
+        self.vel_prev = np.zeros((n, 3), np.float32)
+        self.obj_half = np.zeros(n, np.float32)
+        self.obj_free = np.zeros(n, np.float32)
+
+    def reset(self, slot: int, obs: np.ndarray) -> None:
+        self.last[slot], self.vel_prev[slot] = obs, 0.0
+        self.obj_half[slot], self.obj_free[slot] = object_properties(self.batch.envs[slot], obs)
+
+    def step(self, slots: list[int], obs: np.ndarray) -> None:
+        prev = self.last[slots]
+        self.vel_prev[slots] = (prev[:, :3] - prev[:, 18:21]) / self.dt_s
+        self.last[slots] = obs
+
+    def states(self, slots: list[int] | None = None) -> np.ndarray:
+        """(m, STATE_DIM) states of the slots' latest observations (with the efference copy: the
+        commanded set-point, read from the mocap body, minus the hand)."""
+        slots = list(range(self.batch.n)) if slots is None else list(slots)
+        obs = self.last[slots]
+        target = (self.batch.mocap(slots) - obs[:, :3].astype(np.float64)).astype(np.float32)
+        return object_state(obs, self.dt_s, target, self.vel_prev[slots], self.obj_half[slots, None],
+                            self.obj_free[slots, None])
+
+
 class MetaWorldTask:
-    """One Meta-World task whose layout is chosen by a seed at every reset."""
+    """One Meta-World task whose layout is chosen by a seed at every reset: a `MetaWorldBatch`
+    of one (so it steps through the batched stepper) with its state tracker."""
 
     def __init__(self, task: str) -> None:
-        self.task = resolve_task(task)
-        import metaworld
+        from nsca.envs.metaworld_batch import MetaWorldBatch
 
-        cls = _registry()[self.task]
-        self.env = cls()
-        self.env.set_task(_task_spec(self.task))
-        self.env._freeze_rand_vec = False
-        self.env.seeded_rand_vec = True
-        self.max_episode_steps = int(self.env.max_path_length)
-        self.dt_s = float(self.env.dt)
-        self._metaworld = metaworld
+        self.batch = MetaWorldBatch(task, 1)
+        self.tracker = StateTracker(self.batch)
+        self.task = self.batch.task
+        self.env = self.batch.envs[0]
+        self.max_episode_steps = self.batch.max_episode_steps
+        self.dt_s = self.batch.dt_s
+
+    @property
+    def last_obs(self) -> np.ndarray:
+        return self.tracker.last[0]
+
+    @property
+    def obj_half(self) -> float:
+        return float(self.tracker.obj_half[0])
+
+    @property
+    def obj_free(self) -> float:
+        return float(self.tracker.obj_free[0])
 
     def reset(self, layout_seed: int) -> np.ndarray:
-        self.env.seed(int(layout_seed))
-        obs, _ = self.env.reset()
-        obs = np.asarray(obs, dtype=np.float32)
+        obs = self.batch.reset(0, layout_seed).astype(np.float32)
         self.layout_seed = int(layout_seed)
-        self.obj_half, self.obj_free = object_properties(self.env, obs)
-        self._last_obs, self._vel_prev, self._last_state = obs, np.zeros(3, np.float32), None
+        self.tracker.reset(0, obs)
         return obs
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
-        self._vel_prev = (self._last_obs[:3] - self._last_obs[18:21]) / self.dt_s
-        obs, reward, _, _, info = self.env.step(np.clip(action, -1.0, 1.0).astype(np.float32))
-        self._last_obs = obs = np.asarray(obs, dtype=np.float32)
-        self._last_state = None
-        return obs, float(reward), bool(info["success"])
+        """(observation, Meta-World's reward, success) after one control step."""
+        obs, success, reward = self.batch.step(np.clip(action, -1.0, 1.0).astype(np.float32)[None], rewards=True)
+        obs = obs[0].astype(np.float32)
+        self.tracker.step([0], obs[None])
+        return obs, float(reward[0]), bool(success[0])
 
     def step_without_reward(self, action: np.ndarray) -> np.ndarray:
-        """`step` without Meta-World's reward and success (task-agnostic babbling never reads them;
-        they cost half of a step in some tasks): the same mocap move, gripper command, physics and
-        observation as `env.step` (checked in tests/test_babbling_metaworld.py)."""
-        import mujoco
-
-        e = self.env
-        a = np.clip(action, -1.0, 1.0).astype(np.float32)
-        self._vel_prev = (self._last_obs[:3] - self._last_obs[18:21]) / self.dt_s
-        e.set_xyz_action(a[:3])
-        if e.curr_path_length >= e.max_path_length:
-            raise ValueError("You must reset the env manually once truncate==True")
-        e.do_simulation([a[-1], -a[-1]], n_frames=e.frame_skip)
-        e.curr_path_length += 1
-        for site in e._target_site_config:
-            e._set_pos_site(*site)
-        if not e._did_see_sim_exception:
-            mujoco.mj_forward(e.model, e.data)
-            space = e.sawyer_observation_space
-            e._last_stable_obs = np.clip(e._get_obs(), a_max=space.high, a_min=space.low, dtype=np.float64)
-        self._last_obs = obs = np.asarray(e._last_stable_obs, dtype=np.float32)
-        self._last_state = None
+        """`step` without the reward (task-agnostic babbling and self-calibration never read it)."""
+        obs, _, _ = self.batch.step(np.clip(action, -1.0, 1.0).astype(np.float32)[None])
+        obs = obs[0].astype(np.float32)
+        self.tracker.step([0], obs[None])
         return obs
 
-    def state(self, obs: np.ndarray) -> np.ndarray:
-        """The object-centric state of the current step (obs must be the latest observation);
-        computed once per step, however many readers (episode record, agent) ask for it."""
-        if obs is self._last_obs and self._last_state is not None:
-            return self._last_state
-        target = (self.env.data.mocap_pos[0] - np.asarray(obs[:3], np.float64)).astype(np.float32)
-        state = object_state(obs, self.dt_s, target, self._vel_prev, self.obj_half, self.obj_free)
-        if obs is self._last_obs:
-            self._last_state = state
-        return state
+    def state(self, obs: np.ndarray | None = None) -> np.ndarray:
+        """The object-centric state of the current step (`obs`, if given, must be the latest observation)."""
+        if obs is not None and not np.array_equal(obs, self.tracker.last[0]):
+            raise ValueError("state() reads the latest observation's step; got an older observation")
+        return self.tracker.states([0])[0]
 
     # The (reset, step) -> state interface that self-calibration (nsca.priors.calibrate) drives.
     def reset_state(self, seed: int) -> np.ndarray:
-        return self.state(self.reset(seed))
+        self.reset(seed)
+        return self.state()
 
     def step_state(self, action: np.ndarray) -> np.ndarray:
-        return self.state(self.step(action)[0])
+        self.step_without_reward(action)
+        return self.state()
 
     def close(self) -> None:
-        self.env.close()
+        self.batch.close()
 
 
 def _robot_bodies(model) -> set[int]:
@@ -281,7 +302,8 @@ def expert_policy(task: str):
     import metaworld.policies as policies
 
     task = resolve_task(task)
-    name = "Sawyer" + "".join(p.capitalize() for p in task[:-3].split("-")) + "V3Policy"
+    base = {"peg-insert-side": "peg-insertion-side"}.get(task[:-3], task[:-3])  # the one irregular name
+    name = "Sawyer" + "".join(p.capitalize() for p in base.split("-")) + "V3Policy"
     if not hasattr(policies, name):
         raise UsageError(f"no scripted expert for '{task}' in metaworld.policies (looked for {name})")
     return getattr(policies, name)()
@@ -322,12 +344,13 @@ def rollout(env: MetaWorldTask, layout_seed: int, act, max_steps: int | None = N
     """Run one episode with `act(obs) -> action`; success = reached at any step (Meta-World's rule)."""
     max_steps = max_steps or env.max_episode_steps
     obs = env.reset(layout_seed)
-    all_obs, states, actions, rewards, success = [obs], [env.state(obs)], [], [], False
+    all_obs, states, actions, rewards, success = [obs], [env.state()], [], [], False
     for _ in range(max_steps):
-        a = np.clip(np.asarray(act(obs), dtype=np.float32), -1.0, 1.0)
+        # A copy: some of Meta-World's scripted experts (door-open, door-close) write into their input.
+        a = np.clip(np.asarray(act(obs.copy()), dtype=np.float32), -1.0, 1.0)
         obs, r, ok = env.step(a)
         all_obs.append(obs)
-        states.append(env.state(obs))
+        states.append(env.state())
         actions.append(a)
         rewards.append(r)
         if ok:
@@ -338,21 +361,24 @@ def rollout(env: MetaWorldTask, layout_seed: int, act, max_steps: int | None = N
                    np.stack(states))
 
 
-def rollout_pool(envs: list[MetaWorldTask], layout_seeds: list[int], act_batch, max_steps: int | None = None,
-                 stop_on_success: bool = True) -> list[Episode]:
-    """Run the episodes on a pool of environments stepped together: `act_batch(slots, episodes,
-    obs) -> actions` is called once per step for every running episode (slot k runs on `envs[k]`;
-    `episodes`: each one's index in `layout_seeds`), and a slot
-    whose episode ends takes the next layout. Each episode is what `rollout` gives on its layout."""
-    max_steps = max_steps or envs[0].max_episode_steps
+def rollout_batch(batch, layout_seeds: list[int], act_batch, max_steps: int | None = None,
+                  stop_on_success: bool = True) -> list[Episode]:
+    """Run the episodes on a `MetaWorldBatch`, all running slots stepped by one call per control
+    step: `act_batch(episodes, obs, states) -> actions` is called once per step for every running
+    episode (`episodes`: each one's index in `layout_seeds`; obs (m, 39) float32; states (m,
+    STATE_DIM), both copies the actor may write into); a slot whose episode ends takes the next
+    layout. Each episode is what `rollout` gives on its layout (tested)."""
+    max_steps = max_steps or batch.max_episode_steps
+    tracker = StateTracker(batch)
     queue = list(enumerate(layout_seeds))[::-1]
     done: dict[int, Episode] = {}
     running: dict[int, dict] = {}  # slot -> the episode it runs
 
     def start(slot: int) -> None:
         index, layout = queue.pop()
-        obs = envs[slot].reset(layout)
-        running[slot] = {"index": index, "layout": layout, "obs": [obs], "states": [envs[slot].state(obs)],
+        obs = batch.reset(slot, layout).astype(np.float32)
+        tracker.reset(slot, obs)
+        running[slot] = {"index": index, "layout": layout, "obs": [obs], "states": [tracker.states([slot])[0]],
                          "actions": [], "rewards": [], "success": False}
 
     def finish(slot: int) -> None:
@@ -360,21 +386,24 @@ def rollout_pool(envs: list[MetaWorldTask], layout_seeds: list[int], act_batch, 
         done[ep["index"]] = Episode(np.stack(ep["obs"]), np.stack(ep["actions"]), np.asarray(ep["rewards"], np.float32),
                                     ep["success"], ep["layout"], np.stack(ep["states"]))
 
-    for slot in range(min(len(envs), len(queue))):
+    for slot in range(min(batch.n, len(queue))):
         start(slot)
     while running:
         slots = sorted(running)
-        actions = act_batch(slots, [running[k]["index"] for k in slots], [running[k]["obs"][-1] for k in slots])
-        for slot, a in zip(slots, actions):
-            ep, env = running[slot], envs[slot]
-            a = np.clip(np.asarray(a, dtype=np.float32), -1.0, 1.0)
-            obs, r, ok = env.step(a)
-            ep["obs"].append(obs)
-            ep["states"].append(env.state(obs))
-            ep["actions"].append(a)
-            ep["rewards"].append(r)
-            ep["success"] = ep["success"] or ok
-            if (ok and stop_on_success) or len(ep["actions"]) >= max_steps:
+        actions = act_batch([running[k]["index"] for k in slots], tracker.last[slots], tracker.states(slots))
+        actions = np.clip(np.asarray(actions, dtype=np.float32), -1.0, 1.0)
+        obs, success, rewards = batch.step(actions, slots, rewards=True)
+        obs = obs.astype(np.float32)
+        tracker.step(slots, obs)
+        states = tracker.states(slots)
+        for i, slot in enumerate(slots):
+            ep = running[slot]
+            ep["obs"].append(obs[i])
+            ep["states"].append(states[i])
+            ep["actions"].append(actions[i])
+            ep["rewards"].append(float(rewards[i]))
+            ep["success"] = ep["success"] or bool(success[i])
+            if (success[i] and stop_on_success) or len(ep["actions"]) >= max_steps:
                 finish(slot)
                 if queue:
                     start(slot)
@@ -424,6 +453,29 @@ def _load_demos(path: Path, count: int) -> list[Episode] | None:
         return None
 
 
+def collect_demos(task: str, layouts: list[int], count: int, demo_steps: int, batch_size: int = 16) -> list[Episode]:
+    """The scripted expert's first `count` successful episodes over `layouts`, in layout order
+    (it occasionally fails a layout; that one is skipped, recorded by its seed gap). Layouts are
+    tried in batches of the number still missing, so no more episodes run than sequentially."""
+    from nsca.envs.metaworld_batch import MetaWorldBatch
+
+    expert = expert_policy(task)
+    batch = MetaWorldBatch(task, min(batch_size, count))
+    episodes: list[Episode] = []
+    todo = iter(layouts)
+    try:
+        while len(episodes) < count:
+            chunk = [s for _, s in zip(range(min(batch.n, count - len(episodes))), todo)]
+            if not chunk:
+                raise RuntimeError(f"the scripted expert solved only {len(episodes)} of {len(layouts)} layouts of {task}")
+            eps = rollout_batch(batch, chunk, lambda episodes, obs, states: np.stack([expert.get_action(o) for o in obs]),
+                                max_steps=demo_steps)
+            episodes += [ep for ep in eps if ep.success][:count - len(episodes)]
+    finally:
+        batch.close()
+    return episodes
+
+
 def load_or_collect_demos(task: str, run_seed: int, count: int, demo_steps: int | None = None, env: MetaWorldTask | None = None) -> list[Episode]:
     """`count` successful expert demos on the run seed's demo layouts, cached on disk.
 
@@ -431,21 +483,13 @@ def load_or_collect_demos(task: str, run_seed: int, count: int, demo_steps: int 
     detected by its checksum and rebuilt, never trusted.
     """
     task = resolve_task(task)
-    env = env or MetaWorldTask(task)
-    demo_steps = demo_steps or env.max_episode_steps
+    demo_steps = demo_steps or (env.max_episode_steps if env is not None else int(_registry()[task].max_path_length))
     path = _demo_path(task, run_seed, count, demo_steps)
     cached = _load_demos(path, count) if path.exists() else None
     if cached is not None:
         return cached
     if path.exists():
         print(f"warning: demo cache {path} is corrupt; rebuilding it", file=sys.stderr)
-    expert = expert_policy(task)
-    episodes: list[Episode] = []
-    seed_iter = iter(range(run_seed * DEMO_SEED_STRIDE, (run_seed + 1) * DEMO_SEED_STRIDE))
-    while len(episodes) < count:
-        # The scripted expert occasionally fails a layout; skip it (recorded by its seed gap).
-        ep = rollout(env, next(seed_iter), expert.get_action, max_steps=demo_steps)
-        if ep.success:
-            episodes.append(ep)
+    episodes = collect_demos(task, demo_layout_seeds(run_seed, DEMO_SEED_STRIDE), count, demo_steps)
     _save_demos(path, episodes)
     return episodes

@@ -2,12 +2,11 @@
 
 Used by the phase-0 decomposition ({learned model, simulator} x {learned reward, true reward}):
 
-- `SimulatorModel` restores the real episode's MuJoCo state into a scratch copy of the task (same
-  layout) once per candidate future and steps it: the planner's ceiling, no model error at all.
-  Candidates are stepped one after another through Meta-World's own `step` (Meta-World drives
-  the arm through a mocap body that `mujoco.rollout`'s open-loop control arrays do not cover,
-  and the BC policy closes the loop at every step), so these cells use fewer evaluation
-  episodes (see docs/lethality.md).
+- `SimulatorModel` puts the real episode's MuJoCo state into one slot per candidate future of a
+  `MetaWorldBatch` of the task (same layout) and steps all candidates with one call: the
+  planner's ceiling, no model error at all. (Meta-World drives the arm through a mocap body that
+  `mujoco.rollout`'s open-loop control arrays do not cover, and the BC policy closes the loop at
+  every step, so the candidates are stepped control step by control step.)
 - `TrueReward` evaluates the task's `compute_reward` on an object-centric state the learned model
   predicted: the scratch copy is put in the real current state, the hand's bodies and sites are
   translated rigidly to the predicted hand position (fingers spread to the predicted opening),
@@ -21,10 +20,9 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from nsca.envs.metaworld import MetaWorldTask, _robot_bodies
+from nsca.envs.metaworld import MetaWorldTask, StateTracker, _robot_bodies
+from nsca.envs.metaworld_batch import MetaWorldBatch
 from nsca.priors.state import GRIPPER, HAND_POS, OBJ_POS
-
-_STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 
 
 class _Scratch:
@@ -33,8 +31,6 @@ class _Scratch:
     def __init__(self, real: MetaWorldTask) -> None:
         self.real = real
         self.env = MetaWorldTask(real.task)
-        m = self.env.env.model
-        self.size = mujoco.mj_stateSize(m, _STATE_SPEC)
         self._layout = None
 
     def sync_layout(self) -> None:
@@ -42,46 +38,42 @@ class _Scratch:
             self.env.reset(self.real.layout_seed)  # same goal, object init, reward constants
             self._layout = self.real.layout_seed
 
-    def snapshot(self, env: MetaWorldTask) -> tuple:
-        buf = np.empty(self.size)
-        mujoco.mj_getState(env.env.model, env.env.data, buf, _STATE_SPEC)
-        e = env.env
-        return buf, e._prev_obs.copy(), env._last_obs.copy(), env._vel_prev.copy(), e.curr_path_length
-
-    def restore(self, snap: tuple, forward: bool = True) -> None:
-        buf, prev_obs, last_obs, vel_prev, _ = snap
-        e = self.env.env
-        mujoco.mj_setState(e.model, e.data, buf, _STATE_SPEC)
-        if forward:  # stepping recomputes it; reading positions needs it
-            mujoco.mj_forward(e.model, e.data)
-        e._prev_obs = prev_obs.copy()
-        e.curr_path_length = 0  # the scratch copy never truncates
-        self.env._last_obs, self.env._vel_prev, self.env._last_state = last_obs.copy(), vel_prev.copy(), None
+    def restore_real(self) -> None:
+        """The real env's physics state, forwarded so that positions can be read."""
+        self.env.batch.set_state(0, self.real.batch.get_state(0))
 
 
 class SimulatorModel:
     """`begin(n)` at each planning step, then `step(actions)` -> (next states, true rewards)."""
 
     def __init__(self, real: MetaWorldTask) -> None:
-        self.scratch = _Scratch(real)
         self.real = real
-        self.snaps: list[tuple] = []
+        self.batch: MetaWorldBatch | None = None
+        self.tracker: StateTracker | None = None
+        self._layout: int | None = None
 
     def begin(self, n: int) -> None:
-        self.scratch.sync_layout()
-        snap = self.scratch.snapshot(self.real)
-        self.snaps = [snap] * n
+        if self.batch is None or self.batch.n != n:
+            if self.batch is not None:
+                self.batch.close()
+            self.batch, self._layout = MetaWorldBatch(self.real.task, n), None
+            self.tracker = StateTracker(self.batch)
+        if self._layout != self.real.layout_seed:  # same goal, object init, reward constants
+            for k in range(n):
+                self.tracker.reset(k, self.batch.reset(k, self.real.layout_seed).astype(np.float32))
+            self._layout = self.real.layout_seed
+        snap = self.real.batch.get_state(0)
+        snap = (snap[0], snap[1], 0)  # the scratch copies never truncate
+        real = self.real.tracker
+        for k in range(n):
+            self.batch.set_state(k, snap)
+            self.tracker.last[k], self.tracker.vel_prev[k] = real.last[0], real.vel_prev[0]
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        env = self.scratch.env
-        states, rewards = [], []
-        for i, a in enumerate(actions):
-            self.scratch.restore(self.snaps[i], forward=False)
-            obs, r, _ = env.step(a)
-            states.append(env.state(obs))
-            rewards.append(r)
-            self.snaps[i] = self.scratch.snapshot(env)
-        return np.stack(states), np.asarray(rewards, np.float32)
+        a = np.clip(np.asarray(actions), -1.0, 1.0).astype(np.float32)
+        obs, _, rewards = self.batch.step(a, rewards=True)
+        self.tracker.step(list(range(self.batch.n)), obs.astype(np.float32))
+        return self.tracker.states(), rewards.astype(np.float32)
 
 
 class TrueReward:
@@ -110,10 +102,10 @@ class TrueReward:
 
     def begin(self) -> None:
         self.scratch.sync_layout()
-        self.scratch.restore(self.scratch.snapshot(self.real))
+        self.scratch.restore_real()
         d = self.scratch.env.env.data
         self._xpos, self._xipos, self._site = d.xpos.copy(), d.xipos.copy(), d.site_xpos.copy()
-        self._obs = self.real._last_obs.copy()
+        self._obs = self.real.last_obs.copy()
         self._tcp = self._site[self.finger_sites].mean(0)
         axis = self._site[self.finger_sites[1]] - self._site[self.finger_sites[0]]
         self._axis = axis / max(float(np.linalg.norm(axis)), 1e-9)

@@ -121,7 +121,8 @@ def run_fewshot(config: dict, cell_dir: Path) -> dict:
 
     import torch
 
-    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos, rollout_pool
+    from nsca.envs.metaworld import eval_layout_seeds, goal, load_or_collect_demos, rollout_batch
+    from nsca.envs.metaworld_batch import MetaWorldBatch
     from nsca.learning.agent import demo_arrays
     from nsca.utils.seeding import seed_everything
 
@@ -130,25 +131,24 @@ def run_fewshot(config: dict, cell_dir: Path) -> dict:
     torch.set_num_threads(cfg.threads)
     seed_everything(seed)  # the fresh parts of a model (all of it without a checkpoint) start from the seed
     t0 = time.time()
-    envs = [MetaWorldTask(task) for _ in range(min(16, cfg.eval_episodes))]
-    demos = load_or_collect_demos(task, seed, k, env=envs[0])
+    batch = MetaWorldBatch(task, min(16, cfg.eval_episodes))
+    demos = load_or_collect_demos(task, seed, k)
     info: dict[str, Any] = {}
     if condition == "bc":
         agent, act = _bc_actor(cfg, seed)
         info.update(agent.fit(demos))
 
-        def act_batch(slots, episodes, obs):
+        def act_batch(episodes, obs, states):
             with torch.no_grad():
-                return act(np.stack([envs[s].state(o) for s, o in zip(slots, obs)]), goal(np.stack(obs)))
+                return act(states, goal(obs))
     else:
         fs, loaded = _fewshot_agent(condition, cfg, seed)
-        info.update(fs.fit(demo_arrays(demos, envs[0].dt_s)), checkpoint_tensors_loaded=loaded,
+        info.update(fs.fit(demo_arrays(demos, batch.dt_s)), checkpoint_tensors_loaded=loaded,
                     parameters=int(sum(p.numel() for p in fs.model.parameters())))
-        act_batch = fs.pool_actor(envs)
+        act_batch = fs.pool_actor()
     t_fit = time.time() - t0
-    episodes = rollout_pool(envs, eval_layout_seeds(cfg.eval_episodes), act_batch, max_steps=cfg.episode_steps)
-    for e in envs:
-        e.close()
+    episodes = rollout_batch(batch, eval_layout_seeds(cfg.eval_episodes), act_batch, max_steps=cfg.episode_steps)
+    batch.close()
     success = [bool(ep.success) for ep in episodes]
     (cell_dir / "episodes.jsonl").write_text("".join(
         json.dumps({"layout_seed": ep.layout_seed, "success": bool(ep.success), "steps": ep.length}) + "\n"
@@ -168,13 +168,13 @@ def run_online(config: dict, cell_dir: Path) -> dict:
     import torch
     from stable_baselines3 import PPO, SAC
 
-    from nsca.envs.metaworld_gym import MetaWorldGym, evaluate_sb3
+    from nsca.envs.metaworld_gym import MetaWorldVecEnv, evaluate_sb3
     from nsca.utils.seeding import seed_everything
 
     task, algo, seed = config["task"], config["condition"], config["seed"]
     torch.set_num_threads(config["threads"])
     seed_everything(seed)
-    env = MetaWorldGym(task, seed, config["episode_steps"])
+    env = MetaWorldVecEnv(task, seed, config["episode_steps"])
     steps = config["steps"]
     if algo == "sac":  # SB3's defaults (256x256, lr 3e-4, batch 256, tau 0.005, gamma 0.99), 1k random steps first
         model = SAC("MlpPolicy", env, seed=seed, device="cpu", verbose=0, learning_starts=min(1000, steps // 2))

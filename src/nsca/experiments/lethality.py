@@ -230,7 +230,8 @@ def validation_babble(task: str, steps: int = VALIDATION_STEPS) -> dict:
 
 def run_cell(c: dict, cell_dir: Path) -> dict:
     """One (condition, seed): demos -> calibrate -> fit agent -> evaluate. Pure given its config."""
-    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_pool
+    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_batch
+    from nsca.envs.metaworld_batch import MetaWorldBatch
     from nsca.learning.agent import Oracle, Phase0Agent
     from nsca.utils.seeding import seed_everything
 
@@ -248,10 +249,9 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     t_train = time.time() - t0
     layouts = eval_layout_seeds(c["eval_episodes"])
     if agent.batchable:  # episodes stepped together, the planner's networks called once per step for all
-        envs = [env] + [MetaWorldTask(c["task"]) for _ in range(min(EVAL_BATCH, len(layouts)) - 1)]
-        eps = rollout_pool(envs, layouts, agent.pool_actor(envs), max_steps=c["episode_steps"])
-        for e in envs[1:]:
-            e.close()
+        batch = MetaWorldBatch(c["task"], min(EVAL_BATCH, len(layouts)))
+        eps = rollout_batch(batch, layouts, agent.pool_actor(), max_steps=c["episode_steps"])
+        batch.close()
     else:
         eps = []
         for i, layout in enumerate(layouts):

@@ -482,17 +482,16 @@ class Phase0Agent:
                          self.plan_stats)
         return a.clamp(-1, 1).numpy()
 
-    def pool_actor(self, envs: list):
-        """`act_batch(slots, episodes, obs)` for `nsca.envs.metaworld.rollout_pool` on `envs`:
-        each episode gets the planner noise `reset(episode)` would give it."""
+    def pool_actor(self):
+        """`act_batch(episodes, obs, states)` for `nsca.envs.metaworld.rollout_batch`: each episode
+        gets the planner noise `reset(episode)` would give it."""
         noise: dict[int, torch.Generator] = {}
 
-        def act_batch(slots, episodes, obs):
+        def act_batch(episodes, obs, states):
             for i in episodes:
                 if i not in noise:
                     noise[i] = self.episode_noise(i)
-            return self.act_batch(np.stack([envs[k].state(o) for k, o in zip(slots, obs)]),
-                                  np.stack([goal(o) for o in obs]), [noise[i] for i in episodes])
+            return self.act_batch(states, goal(obs), [noise[i] for i in episodes])
         return act_batch
 
     def act(self, state: np.ndarray, goal_pos: np.ndarray) -> np.ndarray:

@@ -175,12 +175,11 @@ class NSCAFewShotAgent:
         g = torch.as_tensor(np.asarray(goals), dtype=torch.float32)
         return policy_step(self.model, s, g)[0].numpy()
 
-    def pool_actor(self, envs: list):
-        """`act_batch(slots, episodes, obs)` for `nsca.envs.metaworld.rollout_pool`."""
+    def pool_actor(self):
+        """`act_batch(episodes, obs, states)` for `nsca.envs.metaworld.rollout_batch`."""
         from nsca.envs.metaworld import goal
 
-        def act(slots, episodes, obs):
-            states = np.stack([envs[k].state(o) for k, o in zip(slots, obs)])
-            return self.act_batch(states, goal(np.stack(obs)))
+        def act(episodes, obs, states):
+            return self.act_batch(states, goal(obs))
 
         return act

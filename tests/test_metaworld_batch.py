@@ -1,0 +1,144 @@
+"""The batched Meta-World stepper against Meta-World's own `env.step`, on every task the project uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nsca.envs.metaworld import MetaWorldTask, expert_policy, rollout, rollout_batch
+from nsca.envs.metaworld_batch import TASKS, MetaWorldBatch, make_env
+
+PHASE0 = ["pick-place-v3", "push-v3", "reach-v3", "drawer-open-v3", "button-press-topdown-v3"]
+ML10_TRAIN = ["reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-close-v3", "button-press-topdown-v3",
+              "peg-insert-side-v3", "window-open-v3", "sweep-v3", "basketball-v3"]
+ML10_TEST = ["drawer-open-v3", "door-close-v3", "shelf-place-v3", "sweep-into-v3", "lever-pull-v3"]
+USED = sorted(set(PHASE0 + ML10_TRAIN + ML10_TEST))
+LAYOUTS, STEPS = 10, 150
+
+
+def test_every_task_the_project_uses_is_covered():
+    assert set(USED) <= set(TASKS)
+
+
+def _batched_run(batch: MetaWorldBatch, task: str, mode: str, layouts: list[int]):
+    """Run the batch; returns per-step actions, observations, success flags and rewards."""
+    obs = np.stack([batch.reset(k, s) for k, s in enumerate(layouts)])
+    rng = np.random.default_rng(7)
+    expert = expert_policy(task)
+    record = {"obs0": obs, "actions": [], "obs": [], "success": [], "reward": []}
+    for t in range(STEPS):
+        if mode == "random" or t % 10 == 9:  # expert runs get a random kick now and then
+            actions = rng.uniform(-1, 1, (len(layouts), 4)).astype(np.float32)
+        else:
+            actions = np.clip(np.stack([expert.get_action(o.copy()) for o in obs]), -1, 1).astype(np.float32)
+        obs, success, reward = batch.step(actions, rewards=True)
+        for key, value in (("actions", actions), ("obs", obs), ("success", success), ("reward", reward)):
+            record[key].append(value)
+    return {k: np.stack(v) if isinstance(v, list) else v for k, v in record.items()}
+
+
+@pytest.mark.parametrize("task", USED)
+def test_batch_equals_metaworld_env_step(task):
+    """>= 10 layouts x 150 steps of random and expert actions: observations within 1e-6 of
+    Meta-World's `env.step`, success flags identical step by step, rewards within 1e-6.
+
+    Each slot is replayed on a fresh Meta-World env with the same history (a random episode,
+    then an expert one on the same layout): a reset's first observation of the door tasks depends
+    on what the env did before (Meta-World moves the door in the model after re-homing the hand),
+    so the reference must have lived the slot's life."""
+    layouts = [5000 + i for i in range(LAYOUTS)]
+    batch = MetaWorldBatch(task, len(layouts))
+    runs = {mode: _batched_run(batch, task, mode, layouts) for mode in ("random", "expert")}
+    batch.close()
+    solved = 0
+    for k, layout in enumerate(layouts):
+        ref = make_env(task)
+        for mode, run in runs.items():
+            ref.seed(layout)
+            obs0, _ = ref.reset()
+            np.testing.assert_array_equal(obs0, run["obs0"][k])
+            for t in range(STEPS):
+                obs, reward, _, _, info = ref.step(run["actions"][t, k])
+                np.testing.assert_allclose(run["obs"][t, k], obs, rtol=0, atol=1e-6, err_msg=f"{task} {mode} step {t}")
+                assert bool(run["success"][t, k]) == bool(info["success"]), f"{task} {mode} layout {layout} step {t}"
+                assert abs(run["reward"][t, k] - reward) <= 1e-6
+                solved += bool(info["success"])
+        ref.close()
+    assert solved > 0, f"no step of {task} was a success: the success criterion was never exercised"
+
+
+def test_subsets_threads_and_snapshots_step_the_same():
+    """Stepping some slots leaves the others alone; a thread pool changes nothing; a snapshot
+    put into another slot continues the same (to rounding: the solver's warm start is re-derived)."""
+    task = "pick-place-v3"
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(-1, 1, (20, 3, 4)).astype(np.float32)
+    out = []
+    for threads in (1, 2):
+        b = MetaWorldBatch(task, 3, threads=threads)
+        for k in range(3):
+            b.reset(k, 11 + k)
+        out.append(np.stack([b.step(a)[0] for a in acts]))
+        b.close()
+    np.testing.assert_array_equal(out[0], out[1])
+
+    b = MetaWorldBatch(task, 3)
+    for k in range(3):
+        b.reset(k, 11)
+    full = np.stack([b.step(a)[0] for a in acts[:5]])
+    b2 = MetaWorldBatch(task, 3)
+    for k in range(3):
+        b2.reset(k, 11)
+    part = [b2.step(a[[0, 2]], slots=[0, 2])[0] for a in acts[:5]]
+    np.testing.assert_array_equal(np.stack(part), full[:, [0, 2]])
+    assert b2.envs[1].curr_path_length == 0
+    b2.set_state(1, b.get_state(0))
+    np.testing.assert_allclose(b2.step(acts[5, :1], slots=[1])[0], b.step(acts[5, :1], slots=[0])[0], rtol=0, atol=1e-12)
+
+
+def test_wrong_action_shape_and_truncation_are_errors():
+    b = MetaWorldBatch("reach-v3", 2)
+    b.reset(0, 1)
+    b.reset(1, 2)
+    with pytest.raises(ValueError, match="shape"):
+        b.step(np.zeros((3, 4), np.float32))
+    b.envs[0].curr_path_length = b.envs[0].max_path_length
+    with pytest.raises(ValueError, match="reset"):
+        b.step(np.zeros((2, 4), np.float32))
+
+
+def test_uncovered_task_falls_back_to_metaworld_loudly(capsys):
+    task = "hammer-v3"
+    assert task not in TASKS
+    b = MetaWorldBatch(task, 2)
+    assert "does not cover 'hammer-v3'" in capsys.readouterr().err
+    ref = make_env(task)
+    b.reset(0, 3)
+    b.reset(1, 4)
+    ref.seed(4)
+    ref.reset()
+    acts = np.random.default_rng(1).uniform(-1, 1, (10, 2, 4)).astype(np.float32)
+    for a in acts:
+        obs, success, reward = b.step(a, rewards=True)
+        o, r, _, _, info = ref.step(a[1])
+        np.testing.assert_array_equal(obs[1], o)
+        assert reward[1] == r and success[1] == bool(info["success"])
+    MetaWorldBatch(task, 1)
+    assert capsys.readouterr().err == ""  # said once per process
+
+
+def test_batched_rollouts_and_demos_equal_sequential_ones():
+    """`rollout_batch` with the scripted expert gives the episodes `rollout` gives one at a time
+    (door-close: its expert writes into the observation it is given; the recorded one is kept)."""
+    task = "door-close-v3"
+    expert = expert_policy(task)
+    env = MetaWorldTask(task)
+    layouts = [31, 32, 33]
+    alone = [rollout(env, s, expert.get_action, max_steps=60) for s in layouts]
+    batch = MetaWorldBatch(task, 2)
+    together = rollout_batch(batch, layouts, lambda idx, obs, states: np.stack([expert.get_action(o) for o in obs]),
+                             max_steps=60)
+    for a, b in zip(alone, together):
+        assert a.layout_seed == b.layout_seed and a.success == b.success
+        for field in ("obs", "actions", "rewards", "states"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
