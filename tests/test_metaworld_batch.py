@@ -142,3 +142,29 @@ def test_batched_rollouts_and_demos_equal_sequential_ones():
         assert a.layout_seed == b.layout_seed and a.success == b.success
         for field in ("obs", "actions", "rewards", "states"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_sb3_vecenv_steps_the_training_layouts_and_truncates():
+    """The SB3 VecEnv: slot episodes draw the run seed's training layouts in reset order, observations
+    are the harness's, and an episode ends by truncation with its terminal observation kept."""
+    from nsca.envs.metaworld_gym import MetaWorldVecEnv, train_layouts
+
+    venv = MetaWorldVecEnv("reach-v3", seed=3, max_steps=4, n=2)
+    layouts = train_layouts(3)
+    refs = [MetaWorldTask("reach-v3") for _ in range(2)]
+    obs = venv.reset()
+    for k in range(2):
+        np.testing.assert_array_equal(obs[k], refs[k].reset(next(layouts)).astype(np.float64))
+    acts = np.random.default_rng(0).uniform(-1, 1, (4, 2, 4)).astype(np.float32)
+    for t, a in enumerate(acts):
+        obs, rewards, dones, infos = venv.step(a)
+        for k in range(2):
+            o, r, ok = refs[k].step(a[k])
+            assert rewards[k] == np.float32(r) and infos[k]["success"] == ok
+            if t < 3:
+                np.testing.assert_array_equal(obs[k], o.astype(np.float64))
+            else:  # truncated: the terminal observation is kept, the slot restarts on the next layout
+                assert dones[k] and infos[k]["TimeLimit.truncated"]
+                np.testing.assert_array_equal(infos[k]["terminal_observation"], o.astype(np.float64))
+                np.testing.assert_array_equal(obs[k], refs[k].reset(next(layouts)).astype(np.float64))
+    venv.close()
