@@ -388,7 +388,7 @@ def extract(root: Path, source: str, model: Any, tasks: dict[str, Task]) -> dict
 # ---- models --------------------------------------------------------------------------------
 def load_probed(path: str) -> Any:
     """A checkpoint's encoders and fusion (what `encode` runs), frozen."""
-    from nsca.evaluation.models import ENCODERS_AND_FUSION, load_trained
+    from nsca.model.trained import ENCODERS_AND_FUSION, load_trained
 
     model = load_trained(path, ENCODERS_AND_FUSION, needs=MODALITIES, reads="audio, frames, proprio and state",
                          part_name="encoder/fusion")
@@ -396,7 +396,7 @@ def load_probed(path: str) -> Any:
 
 
 def model_for(source: str, cfg: GroundingEvalConfig) -> Any:
-    from nsca.evaluation.models import random_init
+    from nsca.model.trained import random_init
 
     if source == "handmade":
         return None

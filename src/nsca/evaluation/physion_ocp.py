@@ -314,7 +314,7 @@ def load_nsca(path: str | Path) -> Any:
 
     The evaluations read frames only; the object-state parts (state encoder, physics head) are
     left at init, so a checkpoint stays readable when the object-state layout grows."""
-    from nsca.evaluation.models import load_trained
+    from nsca.model.trained import load_trained
 
     return load_trained(path, VISION_PATH, needs=("vision",), reads="frames", part_name="vision-path")
 
@@ -566,8 +566,8 @@ def run_physion_eval(cfg: PhysionEvalConfig) -> dict:
 
 
 def _model_for(name: str, cfg: PhysionEvalConfig) -> Any:
-    from nsca.evaluation.models import random_init
     from nsca.model.config import preset
+    from nsca.model.trained import random_init
 
     if name == "nsca":
         return load_nsca(cfg.checkpoint)
