@@ -104,6 +104,10 @@ def check_egl(what: str = "--render") -> None:
 
 
 def run_babble(cfg: BabbleConfig) -> dict:
+    from nsca.data.store import compute_stats, default_babbling_dir
+    from nsca.utils.io import atomic_write_json, ensure_writable_dir
+
+    out = ensure_writable_dir(Path(cfg.out) if cfg.out else default_babbling_dir(cfg.scene))  # before any work
     if cfg.render:
         check_egl()  # sets MUJOCO_GL=egl unless chosen otherwise, before mujoco is imported
     from tqdm import tqdm
@@ -114,14 +118,10 @@ def run_babble(cfg: BabbleConfig) -> dict:
     from nsca.babbling.primitives import PRIMITIVES
     from nsca.babbling.shards import Episode, InteractionWriter
     from nsca.babbling.workers import Executor
-    from nsca.data.store import compute_stats, default_babbling_dir
-    from nsca.utils.io import atomic_write_json, ensure_writable_dir
     from nsca.utils.metrics import MetricsLogger
     from nsca.utils.provenance import provenance
 
     scene = SCENES[cfg.scene](cfg)
-    out = Path(cfg.out) if cfg.out else default_babbling_dir(cfg.scene)
-    ensure_writable_dir(out)
     frames_per_episode = cfg.n_steps // cfg.record_every + 1
     writer = InteractionWriter(out, cfg.data_config(), frames_per_episode, cfg.record_every, scene.name,
                                scene.control_dt_s, scene.labels())
