@@ -56,11 +56,10 @@ class Scene:
 
 
 class PlaygroundScene(Scene):
-    name = "playground"
-    data_keys = PLAYGROUND_DATA_KEYS
-    control_dt_s = 0.01
-    substeps = 4
-    worker = "train"
+    """NSCA's MuJoCo playground (nsca.envs.playground) with the training catalogue."""
+
+    name, worker, data_keys = "playground", "train", PLAYGROUND_DATA_KEYS
+    control_dt_s, substeps = 0.01, 4
 
     def catalogue(self, executor: Executor) -> list:
         from nsca.envs.objects import make_catalogue
@@ -88,11 +87,8 @@ class PlaygroundScene(Scene):
 class MetaWorldScenes(Scene):
     """The scenes of `cfg.tasks` (nsca.babbling.metaworld_scenes): object i is task i's main object."""
 
-    name = "metaworld"
-    data_keys = METAWORLD_DATA_KEYS
-    control_dt_s = 0.0125
-    substeps = 5
-    worker = "metaworld"
+    name, worker, data_keys = "metaworld", "metaworld", METAWORLD_DATA_KEYS
+    control_dt_s, substeps = 0.0125, 5
 
     def catalogue(self, executor: Executor) -> list:
         from nsca.babbling.metaworld_scenes import metaworld_catalogue
