@@ -49,7 +49,7 @@ PHASES = (
     Phase("curves", LETHALITY, "curves", "Phase 0: data-efficiency curves",
           "the same, `--grid curves` (the per-task answer and the plot are recomputed from it)", S.lethality("curves")),
     Phase("sanity", None, "sanity", "Sanity checks",
-          "the sanity checks' folders (noisy-tv/, forgetting/, balloon/; other folders there are listed)",
+          "a folder per sanity check, named as the check (noisy-tv/, ...); other folders there are listed",
           sections=S.sanity),
     Phase("babbling", "nsca.babbling.run", None, "Phases 1/3: babbling", "summary.json and the plot of `nsca babble`",
           S.babbling, results="summary.json", caption="learning progress and competence per primitive"),
