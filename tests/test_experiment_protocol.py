@@ -17,6 +17,7 @@ from nsca.config import field
 from nsca.errors import UsageError
 from nsca.experiments import protocol
 from nsca.experiments.protocol import RunConfig, SanityCheck, Verdict, seed_bars, seeds_field
+from nsca.utils.provenance import git_commit
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def _stamps(out):
 def test_one_run_folder_layout_and_strict_results(tmp_path):
     out = tmp_path / "toy"
     cfg = ToyConfig(out=str(out))
+    git_commit.cache_clear()  # read once per process: read it now, for this checkout's HEAD now
     before = time.time()
     results = protocol.run_experiment(TOY, cfg)
     after = time.time()
