@@ -5,7 +5,7 @@ mj_step rate of the same scene.
 
 What it measures, each with the same worker processes `nsca babble` uses:
 - raw: MuJoCo substeps/s of the babbling scene on one core with no Python between steps
-  (`nsca.babbling.run.raw_step_rate`); one control step = 4 substeps, so raw/4 is the ceiling
+  (`nsca.babbling.scenes.raw_step_rate`); one control step = 4 substeps, so raw/4 is the ceiling
   in control steps/s per core;
 - state-only: interactions as in the random phase of a run (spawn + primitive + recording +
   labels), after a warm-up; control steps/s include the spawn's settle steps;
@@ -26,13 +26,13 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 def interactions_per_s(workers: int, n: int, render: bool, seed: int = 0) -> dict:
     from nsca.babbling.explorer import LearningProgressExplorer
-    from nsca.babbling.run import _Executor
+    from nsca.babbling.workers import Executor
 
     settings = dict(seed=seed, n_objects=120, probe_objects=1, n_steps=96, record_every=6, render=render, audio=False)
     ex = LearningProgressExplorer(120, 10**6, seed)  # these episodes are in its random phase
     warm = ex.propose(0, 8 * workers)
     specs = ex.propose(10_000, n)
-    executor = _Executor(workers, settings)
+    executor = Executor(workers, settings)
     try:
         list(executor.map([("train", s) for s in warm]))
         t0 = time.perf_counter()
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="also write the results here as JSON")
     args = parser.parse_args()
 
-    from nsca.babbling.run import raw_step_rate
+    from nsca.babbling.scenes import raw_step_rate
 
     report: dict = {"load_average_start": os.getloadavg(), "cpu_count": os.cpu_count()}
     raw = raw_step_rate(seconds=3.0)

@@ -149,16 +149,15 @@ def test_report_formats_and_strict_json():
 def test_report_reads_an_ml10_run(tmp_path):
     import dataclasses
 
-    from nsca.evaluation.report import _suite_builder, build_section
+    from nsca.reporting.phases import PHASES
 
+    ml10 = next(p for p in PHASES if p.name == "ml10")
     cfg = M.ML10EvalConfig(tasks=("drawer-open",), demos_list=(5,), n_seeds=2, conditions=("random_init", "bc"))
     metrics = [{"task": "drawer-open-v3", "demos": 5, "condition": c, "seed": s, "success_rate": 0.5}
                for c in ("random_init", "bc") for s in (0, 1)]
     r = {**M.summarize_ml10(cfg, metrics), "config": dataclasses.asdict(cfg)}
     (tmp_path / "results.json").write_text(json.dumps(r))
-    sec = build_section("ml10", "ML10", tmp_path, _suite_builder("nsca.evaluation.metaworld_ml10", "success_by_k.png",
-                                                                 "success", key="table"))
+    [sec] = ml10.build(tmp_path)
     assert sec.status == "done" and any("bc 0.50" in str(b) for b in sec.blocks)
     (tmp_path / "results.json").write_text(json.dumps({"config": {}}))
-    assert build_section("ml10", "ML10", tmp_path, _suite_builder("nsca.evaluation.metaworld_ml10", "x.png", "x",
-                                                                  key="table")).status == "unreadable"
+    assert ml10.build(tmp_path)[0].status == "unreadable"

@@ -4,7 +4,10 @@ config-change refusal, exit codes and the shared flags, on a toy check and throu
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,6 +17,7 @@ from nsca.config import field
 from nsca.errors import UsageError
 from nsca.experiments import protocol
 from nsca.experiments.protocol import RunConfig, SanityCheck, Verdict, seed_bars, seeds_field
+from nsca.utils.provenance import git_commit
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,25 @@ def _stamps(out):
 def test_one_run_folder_layout_and_strict_results(tmp_path):
     out = tmp_path / "toy"
     cfg = ToyConfig(out=str(out))
+    git_commit.cache_clear()  # read once per process: read it now, for this checkout's HEAD now
+    before = time.time()
     results = protocol.run_experiment(TOY, cfg)
+    after = time.time()
     saved = json.loads((out / "config.json").read_text())
     assert set(saved) == {"config", "provenance"} and saved["config"] == asdict(cfg)
-    assert saved["provenance"]["git_commit"]
+    # The commit recorded is this checkout's HEAD ("unknown" outside a git checkout).
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True)
+    assert saved["provenance"]["git_commit"].removesuffix("-dirty") == (head.stdout.strip() if head.returncode == 0
+                                                                       else "unknown")
     assert yaml.safe_load((out / "config.yaml").read_text()) == asdict(cfg)
     text = (out / "results.json").read_text()
     on_disk = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     assert on_disk["figures"]["nan"] is None  # NaN is written as null
     assert on_disk["verdict"] == results["verdict"] == "PASS" and on_disk["check"] == "toy"
-    assert on_disk["config"] == asdict(cfg) and on_disk["experiment"] == "toy" and on_disk["wall_time_s"] >= 0
+    assert on_disk["config"] == asdict(cfg) and on_disk["experiment"] == "toy"
+    # The run's own clock: the grid and summary ran inside the call, and the wall time is their span.
+    assert before <= on_disk["start_time"] <= on_disk["end_time"] <= after
+    assert on_disk["wall_time_s"] == round(on_disk["end_time"] - on_disk["start_time"], 1)
     assert on_disk["figures"]["up"] == [1.0, 2.0] and on_disk["figures"]["down"] == [-1.0, -2.0]
     assert (out / "report.txt").read_text() == "toy: up [1.0, 2.0] down [-1.0, -2.0]\n"
     assert (out / "plot.png").stat().st_size > 1000

@@ -31,20 +31,17 @@ def _write_store(root: Path, n_objects: int = 12, per_primitive: int = 2, seed: 
     """A tiny rendered store with audio, written by `nsca babble`'s own writers: every object
     struck, lifted and shaken `per_primitive` times (random parameters)."""
     from nsca.babbling.interaction import Worker
-    from nsca.babbling.run import BabbleConfig, episode_columns, write_schema
-    from nsca.data.store import ShardWriter
-    from nsca.utils.io import atomic_write_json
+    from nsca.babbling.run import BabbleConfig
+    from nsca.babbling.shards import InteractionWriter
 
     cfg = BabbleConfig(steps=n_objects * 3 * per_primitive, n_objects=n_objects, render=True, audio=True, seed=seed)
     catalogue = O.make_catalogue(n_objects, seed)
     worker = Worker(catalogue, render=True, audio=True)
     results = [worker.run(s) for s in G.heldout_specs(n_objects, per_primitive, seed)]
     worker.close()
-    cols = episode_columns(results, catalogue, 17, 6)
-    writer = ShardWriter(root, cfg.data_config())
-    write_schema(root, cols, cfg, 17)
-    writer.write(0, cols)
-    atomic_write_json(root / "objects.json", [o.to_dict() for o in catalogue])
+    writer = InteractionWriter(root, cfg.data_config(), 17, 6)
+    writer.save_catalogue(catalogue)
+    writer.write(0, results)
     return root
 
 

@@ -1,6 +1,7 @@
 """`nsca report` on run folders made by the real commands and writers: the page's sections,
 tables and figures, the seed's success table and §10 rule, bad input, and the page in Chromium."""
 
+import html
 import html.parser
 import json
 import shutil
@@ -11,14 +12,13 @@ import numpy as np
 import pytest
 
 from nsca.cli import main
-from nsca.evaluation.report import FINDING_RULE, Paths, build_report, choose_finding
-from nsca.experiments import protocol
+from nsca.experiments import SANITY_CHECKS, protocol
 from nsca.experiments.lethality import EXPERIMENT as LETHALITY
 from nsca.experiments.lethality import LethalityConfig
 from nsca.experiments.lethality import build_report as lethality_report
-
-SANITY = {"noisy-tv": "nsca.experiments.noisy_tv", "forgetting": "nsca.experiments.forgetting",
-          "balloon": "nsca.experiments.balloon"}
+from nsca.reporting.findings import choose_finding
+from nsca.reporting.page import build_report
+from nsca.reporting.phases import folders
 
 # Phase-0 success rates per condition and seed: made-up inputs to the real driver's summary and
 # writers (running the grids is minutes per cell). 0.1 beats 0.9 on every seed: verdict "hurting".
@@ -61,8 +61,10 @@ def runs(tmp_path_factory):
                                          out=str(runs / "curves")), curves_rates)
     # Real tiny runs of the sanity checks, babbling and training.
     assert main(["sanity", "noisy-tv", "--seeds", "1", "--out", str(runs / "sanity" / "noisy-tv")]) == 0
-    main(["sanity", "balloon", "--seeds", "1", "--steps", "200", "--episodes", "8", "--episode-steps", "40",
-          "--hidden", "64", "--out", str(runs / "sanity" / "balloon")])
+    rc = main(["sanity", "balloon", "--seeds", "1", "--steps", "200", "--episodes", "8", "--episode-steps", "40",
+               "--hidden", "64", "--out", str(runs / "sanity" / "balloon")])
+    verdict = json.loads((runs / "sanity" / "balloon" / "results.json").read_text())["verdict"]
+    assert rc == {"PASS": 0, "FAIL": 1}[verdict]  # at this budget either; the exit code must say which
     assert main(["babble", "--preset", "debug", "--workers", "1", "--out", str(runs / "babbling")]) == 0
     assert main(["train", "--debug", "--run-dir", str(runs / "train")]) == 0
     # An interrupted grid: config and one finished cell, no results.json.
@@ -112,7 +114,7 @@ def test_report_page_from_real_run_folders(runs, tmp_path, capsys):
     text = " ".join(page.text)
     # Every phase has a heading; the status of each is what is on disk.
     for title in ("Phase 0: lethality test (default grid)", "Phase 0: 2x2 decomposition", "Phase 0: data-efficiency curves",
-                  "Sanity check: noisy-tv", "Sanity check: forgetting", "Sanity check: balloon", "Phases 1/3: babbling",
+                  *[f"Sanity check: {check}" for check in SANITY_CHECKS], "Phases 1/3: babbling",
                   "Phase 4: world-model training runs", "Phase 7: Physion object-contact prediction", "Phase 7: Procgen",
                   "Phase 7: Meta-World ML10 few-shot", "Grounding learned from babbling", "Phase 5: ablation study"):
         assert title in page.h2, title
@@ -136,7 +138,7 @@ def test_report_page_from_real_run_folders(runs, tmp_path, capsys):
     assert f"{babble['affordance_coverage']:.1%} of {babble['cells']} cells" in text
     # §10: pick-place better at 5 demos, not at 100 -> rule 2, with its statistics.
     assert "Priors help at 5 demos but not 100" in text and "corrective_0.9 - none = +0.20" in text
-    assert FINDING_RULE in text
+    assert "(negative, rule 2)" in text and "rule 2): Priors help at 5 demos but not 100" in printed
     # The Markdown twin has the same sections and links figures that exist.
     assert "## Phase 0: lethality test (default grid) (done)" in md and "## Phase 5: ablation study (not run)" in md
     links = [line[line.index("](") + 2:-1] for line in md.splitlines() if line.startswith("![")]
@@ -144,10 +146,26 @@ def test_report_page_from_real_run_folders(runs, tmp_path, capsys):
 
 
 def test_a_grid_of_another_kind_is_named_in_one_line(runs, tmp_path):
-    report = build_report(Paths.under(runs, decomposition=runs / "lethality"), SANITY)
+    report = build_report(folders(runs, decomposition=runs / "lethality"))
     sec = next(s for s in report.sections if s.id == "decomposition")
     assert sec.status == "unreadable" and sec.note.endswith("holds a 'default' grid, not 'decomposition'")
     assert sec.blocks == []
+
+
+def test_runs_without_any_phase_folder_is_refused_and_nothing_is_written(tmp_path, capsys):
+    nowhere = tmp_path / "nonexist"
+    assert main(["report", "--runs", str(nowhere)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"nsca report: error: no phase has a run folder under {nowhere}")
+    assert not nowhere.exists()
+
+
+def test_the_phase_folders_found_are_listed(runs, tmp_path, capsys):
+    build(runs, tmp_path)
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("phase folders found: "))
+    found = [item.split(" (")[0] for item in line.removeprefix("phase folders found: ").split(", ")]
+    # What the fixture made: no ML10, grounding or ablation run.
+    assert found == ["lethality", "decomposition", "curves", "sanity", "babbling", "train", "physion", "procgen"]
 
 
 def test_unwritable_out_is_one_line_and_exit_2(runs, tmp_path, capsys):
@@ -158,30 +176,52 @@ def test_unwritable_out_is_one_line_and_exit_2(runs, tmp_path, capsys):
     assert rc == 2 and err == [f"nsca report: error: output folder is not writable: {blocker / 'report'}"]
 
 
+# Injected into a copy of the page: once loaded, what a reader sees, as JSON in a body attribute.
+PROBE = """<script>window.addEventListener('load', () => {
+  const shown = e => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().height > 0;
+  document.body.setAttribute('data-probe', JSON.stringify({
+    h1: [...document.querySelectorAll('h1')].map(h => h.innerText),
+    h2: [...document.querySelectorAll('h2')].map(h => h.innerText),
+    tables: [...document.querySelectorAll('table')].map(t => ({shown: shown(t), header: t.querySelectorAll('th').length,
+                                                              rows: t.querySelectorAll('tbody tr').length})),
+    images: [...document.images].map(i => ({complete: i.complete, width: i.naturalWidth, shown: shown(i)}))}));
+});</script></body>"""
+
+
 def test_page_renders_in_headless_chromium(runs, tmp_path):
+    """What a reader of the page sees in a real browser: every heading, the tables laid out with
+    their rows, every figure decoded and shown, and nothing in the console."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium); the HTML structure is tested above")
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it when run as root); "
+                    "the HTML structure is tested above")
     build(runs, tmp_path)
     page = tmp_path / "report" / "report.html"
-    # A copy that records, once loaded, each image's decoded width (0 = the browser could not decode it).
-    probe = tmp_path / "probe.html"
-    probe.write_text(page.read_text().replace("</body>", "<script>window.addEventListener('load', () => "
-                     "document.body.setAttribute('data-widths', [...document.images].map(i => i.naturalWidth).join(',')))"
-                     "</script></body>"))
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
-    dom = subprocess.run([*cmd, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    widths = [int(w) for w in dom.split('data-widths="')[1].split('"')[0].split(",")]
-    assert len(widths) == 6 and min(widths) > 100
-    assert dom.count("<table") >= 10 and "Phase 0: data-efficiency curves" in dom
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+           "--enable-logging=stderr", "--v=0"]
+    # The page itself: no console message at all (it has no scripts; a message would be a failed
+    # resource, a blocked inline or a parse error), and a screenshot that is not blank.
     shot = tmp_path / "shot.png"
-    subprocess.run([*cmd, f"--screenshot={shot}", "--window-size=1200,3000", page.as_uri()], capture_output=True,
-                   timeout=120, check=True)
+    run = subprocess.run([*cmd, f"--screenshot={shot}", "--window-size=1200,3000", page.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert [line for line in run.stderr.splitlines() if ":CONSOLE" in line] == []
     import matplotlib.image
 
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (3000, 1200)
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 100  # text, tables and plots, not a blank page
+    # A copy with the probe: headings, tables and images as laid out and decoded.
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", PROBE))
+    dom = subprocess.run([*cmd, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    seen = json.loads(html.unescape(dom.split('data-probe="')[1].split('"')[0]))
+    assert seen["h1"] == ["NSCA report"]
+    report = build_report(folders(runs, babbling=runs / "babbling"))
+    for s in report.sections:  # each section's heading with its status badge, as rendered
+        assert any(h.startswith(s.title) and h.endswith(s.status) for h in seen["h2"]), (s.title, seen["h2"])
+    assert len(seen["tables"]) >= 10 and all(t["shown"] and t["header"] > 0 and t["rows"] > 0 for t in seen["tables"])
+    assert len(seen["images"]) == 6
+    assert all(i["complete"] and i["width"] > 100 and i["shown"] for i in seen["images"]), seen["images"]
 
 
 def _records(rates: dict) -> list[dict]:
@@ -232,7 +272,7 @@ def test_ablation_section_reads_an_nsca_ablate_run(runs, tmp_path):
     not-applicable conditions with their reasons, the verdict and the figure."""
     assert main(["ablate", "--preset", "tiny", "--n-seeds", "1", "--conditions", "prior_0.9", "no_gravity",
                  "no_ewc", "bc", "--out", str(tmp_path / "abl")]) == 0
-    report = build_report(Paths.under(runs, ablation=tmp_path / "abl"), SANITY)
+    report = build_report(folders(runs, ablation=tmp_path / "abl"))
     sec = next(s for s in report.sections if s.id == "ablation")
     assert sec.status == "done", sec.note
     tables = [b for b in sec.blocks if hasattr(b, "header")]

@@ -13,8 +13,8 @@ from nsca.cli import main
 from nsca.config import from_dict, load_yaml
 from nsca.errors import UsageError
 from nsca.model import preset
+from nsca.model.trained import load_checkpoint
 from nsca.training import loop
-from nsca.training.checkpoint import load_checkpoint
 from nsca.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ import torch
 from nsca.cli import main
 from nsca.config import from_dict
 from nsca.evaluation import physion_ocp as P
+from nsca.model import trained
 from nsca.training import loop
-from nsca.training import run_folder as RF
 from nsca.training.config import TrainConfig
 
 TINY = {"preset": "debug", "synthetic_size": 48, "batch_size": 12, "progress": False, "epochs": 1,
@@ -52,8 +52,8 @@ def run(tmp_path_factory) -> Path:
 def test_config_json_has_the_one_layout_and_reads_back_as_the_run(run: Path) -> None:
     saved = json.loads((run / "config.json").read_text())
     assert set(saved) == {"config", "provenance", "model", "physics_constants"}
-    got = RF.read_run(run)
-    cfg = got.train_config()
+    got = trained.read_run(run)
+    cfg = from_dict(TrainConfig, got.config)
     assert cfg == from_dict(TrainConfig, {**TINY, "run_dir": str(run.parent)})
     # The model as built: the config's model block with the run's modalities and prior.
     assert got.model == cfg.model_config() and got.model.modalities == ("vision", "proprio", "state")
@@ -65,13 +65,13 @@ def test_the_layout_older_runs_wrote_still_reads_the_same(run: Path, tmp_path: P
     old.mkdir()
     (old / "config.json").write_text((run / "config.json").read_text())
     _to_old_layout(old)
-    new, then = RF.read_run(run), RF.read_run(old)
+    new, then = trained.read_run(run), trained.read_run(old)
     assert (then.config, then.model, then.physics_constants) == (new.config, new.model, new.physics_constants)
     # The first layout had no physics constants at all.
     saved = json.loads((old / "config.json").read_text())
     del saved["physics_constants"]
     (old / "config.json").write_text(json.dumps(saved))
-    assert RF.read_run(old).physics_constants is None and RF.read_run(old).model == new.model
+    assert trained.read_run(old).physics_constants is None and trained.read_run(old).model == new.model
 
 
 def test_eval_loads_the_vision_path_from_either_layout(run: Path, tmp_path: Path) -> None:

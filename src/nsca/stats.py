@@ -145,6 +145,14 @@ def paired_compare(a: Sequence[float], b: Sequence[float], n_boot: int = 10_000,
     return out
 
 
+def accuracy_ci(correct, seed: int, n_boot: int = 2000) -> dict:
+    """A readout's accuracy from its per-item hits, with a seeded 95% percentile bootstrap CI and n
+    (the block every evaluation suite reports)."""
+    correct = np.asarray(correct)
+    lo, hi = bootstrap_ci(correct.astype(float), seed=seed, n_boot=n_boot)
+    return {"accuracy": float(correct.mean()), "ci95_low": lo, "ci95_high": hi, "n": int(correct.size)}
+
+
 def strict_json(obj):
     """Replace NaN / inf by None, recursively, so that json.dumps(allow_nan=False) accepts it."""
     if isinstance(obj, float):

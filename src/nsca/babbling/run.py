@@ -3,22 +3,21 @@
 One step of `--steps` is one interaction (spawn + one primitive, `n_steps` control steps of
 10 ms, recorded every `record_every` control steps). The first `random_fraction` of the
 interactions are uniform random, the rest competence-driven (nsca.babbling.explorer).
-Workers run interactions in parallel processes; the explorer proposes one shard of episodes at
-a time and is updated in episode order, so the data does not depend on the number of workers.
-Each finished shard is written atomically; a rerun of the same command skips finished shards
-(the explorer is rebuilt by replaying them) and carries on.
+Workers (nsca.babbling.workers) run interactions in parallel processes; the explorer proposes
+one shard of episodes at a time and is updated in episode order, so the data does not depend on
+the number of workers. Each finished shard is written atomically (nsca.babbling.shards); a rerun
+of the same command reads finished shards back instead of running them, through the same update
+of the explorer, so it carries on from the state it stopped in.
 
-`--scene metaworld` runs the same machinery in Meta-World's scenes (nsca.babbling.metaworld_scenes):
-the explorer's "objects" are then the tasks' main objects, one per task of `--tasks`.
+`--scene metaworld` runs the same loop in Meta-World's scenes (nsca.babbling.scenes): the
+explorer's "objects" are then the tasks' main objects, one per task of `--tasks`.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -26,17 +25,11 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from nsca.babbling.metaworld_scenes import ML10_TRAIN_TASKS
+from nsca.babbling.scenes import SCENES
 from nsca.config import field
 from nsca.errors import UsageError
 
-HELD_OUT_SEED_OFFSET = 1_000_003
-_DATA_KEYS = ("seed", "steps", "n_objects", "random_fraction", "uniform_share", "window", "shard_size",
-              "refresh", "n_steps", "record_every", "render", "audio")
-# The Meta-World scenes: the catalogue size gives way to the task list (stores written before the
-# scene option existed are playground stores and keep their config.json unchanged).
-_METAWORLD_DATA_KEYS = tuple(k for k in _DATA_KEYS if k != "n_objects") + ("scene", "tasks")
-CONTROL_DT_S = {"playground": 0.01, "metaworld": 0.0125}   # one control step
-SUBSTEPS = {"playground": 4, "metaworld": 5}                 # MuJoCo steps per control step
+PLOT_NAME = "learning_progress.png"  # in the store folder (nsca report reads it)
 
 
 @dataclass
@@ -90,179 +83,7 @@ class BabbleConfig:
 
     def data_config(self) -> dict:
         """The settings the data depends on: an --out written with other values is refused."""
-        keys = _METAWORLD_DATA_KEYS if self.scene == "metaworld" else _DATA_KEYS
-        return {k: getattr(self, k) for k in keys}
-
-
-
-
-# ---- worker processes --------------------------------------------------------------------
-_WORKERS: dict = {}
-_SETTINGS: dict = {}
-
-
-def _init_worker(settings: dict) -> None:
-    if settings == _SETTINGS:
-        return  # in-process: keep the workers built so far for these settings (e.g. the Meta-World scenes)
-    _SETTINGS.clear()
-    _SETTINGS.update(settings)
-    _WORKERS.clear()
-
-
-def _worker(kind: str):
-    """A Worker for the training catalogue ("train"), the probe ("probe-train"/"probe-heldout") or
-    the Meta-World scenes ("metaworld")."""
-    from nsca.babbling.interaction import Worker
-    from nsca.envs.objects import make_catalogue
-
-    w = _WORKERS.get(kind)
-    if w is None:
-        s = _SETTINGS
-        if kind == "metaworld":
-            from nsca.babbling.metaworld_scenes import MetaWorldWorker
-
-            w = _WORKERS[kind] = MetaWorldWorker(s["tasks"], n_steps=s["n_steps"], record_every=s["record_every"],
-                                                 render=s["render"], audio=s["audio"])
-            return w
-        if kind == "probe-heldout":
-            catalogue = make_catalogue(s["probe_objects"], s["seed"] + HELD_OUT_SEED_OFFSET)
-        else:
-            catalogue = make_catalogue(s["n_objects"], s["seed"])
-        probe = kind.startswith("probe")
-        w = _WORKERS[kind] = Worker(catalogue, n_steps=s["n_steps"], record_every=s["record_every"],
-                                    render=s["render"] and not probe, audio=s["audio"] or probe)
-    return w
-
-
-def _run_task(task: tuple) -> dict:
-    kind, spec = task
-    return _worker(kind).run(spec)
-
-
-class _Executor:
-    """Ordered map over worker processes (or in-process with one worker)."""
-
-    def __init__(self, workers: int, settings: dict) -> None:
-        self.pool = None
-        if workers > 1:
-            self.pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(settings,))
-        else:
-            _init_worker(settings)
-
-    def map(self, tasks: list[tuple]) -> Iterator[dict]:
-        if self.pool is None:
-            return map(_run_task, tasks)
-        return self.pool.imap(_run_task, tasks, chunksize=4)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-        for w in _WORKERS.values():
-            w.close()
-        _WORKERS.clear()
-
-
-# ---- shards ------------------------------------------------------------------------------
-def episode_columns(results: list[dict], catalogue, frames_per_episode: int, record_every: int,
-                    control_dt_s: float = 0.01) -> dict:
-    """The shard's columns (see nsca.data.store) from a batch of interaction results. A result
-    may name its `scene` (default "playground") and the `spawn` mode it actually used."""
-    from nsca.babbling.coverage import is_meaningful
-    from nsca.babbling.primitives import PRIMITIVES
-    from nsca.babbling.spawn import SPAWN_MODES
-    from nsca.envs.objects import MATERIALS
-
-    F, E = frames_per_episode, len(results)
-    materials = list(MATERIALS)
-
-    def per_episode(values, dtype) -> np.ndarray:
-        return np.repeat(np.asarray(values, dtype=dtype), F, axis=0)
-
-    specs = [r["spec"] for r in results]
-    objs = [catalogue[s.object_id] for s in specs]
-    episode = per_episode([s.episode_index for s in specs], np.int64)
-    frame = np.tile(np.arange(F, dtype=np.int32), E)
-    cols = {
-        "index": episode * F + frame,
-        "episode_index": episode,
-        "frame_index": frame,
-        "is_last": frame == F - 1,
-        "timestamp_s": (frame * record_every * control_dt_s).astype(np.float32),
-        "state": np.concatenate([r["states"] for r in results]),
-        "action": np.concatenate([r["actions"] for r in results]),
-        "obj_quat": np.concatenate([r["quats"] for r in results]),
-        "object_id": per_episode([s.object_id for s in specs], np.int32),
-        "primitive": per_episode([PRIMITIVES.index(s.primitive) for s in specs], np.int8),
-        "spawn": per_episode([SPAWN_MODES.index(r.get("spawn", r["spec"].spawn)) for r in results], np.int8),
-        "params": per_episode([s.params for s in specs], np.float32),
-        "phase": per_episode([s.phase for s in specs], np.int8),
-        "seed": per_episode([s.seed for s in specs], np.int64),
-        "outcome": per_episode([r["outcome"] for r in results], np.int8),
-        "meaningful": per_episode([is_meaningful(r["outcome"], r["competence"]) for r in results], bool),
-        "competence": per_episode([r["competence"] for r in results], np.float32),
-        "material": per_episode([materials.index(o.material) for o in objs], np.int8),
-        "hardness_class": per_episode([o.hardness_class for o in objs], np.int8),
-        "mass_kg": per_episode([o.mass_kg for o in objs], np.float32),
-        "mass_class": per_episode([o.mass_class for o in objs], np.int8),
-        "peak_impulse_ns": per_episode([r["peak_impulse_ns"] for r in results], np.float32),
-        "scene": per_episode([r.get("scene", "playground") for r in results], object),
-    }
-    if "frames" in results[0]:
-        cols["frame"] = np.concatenate([r["frames"] for r in results]).reshape(E * F, -1)
-    if "audio" in results[0]:
-        cols["audio"] = np.concatenate([r["audio"] for r in results])
-    return cols
-
-
-DESCRIPTIONS = {
-    "index": "global row index", "episode_index": "interaction index", "frame_index": "frame within the interaction",
-    "is_last": "last frame of the interaction (its action is zeros)", "timestamp_s": "time since the primitive started",
-    "state": "object-centric state, nsca.priors.state layout (hand pos, hand vel, gripper opening, object pos, object vel)",
-    "action": "mean control action (dx, dy, dz, grip) in [-1, 1] from this frame to the next; 1 = 1 cm per 10 ms step",
-    "obj_quat": "object orientation quaternion (w, x, y, z)", "object_id": "catalogue object id (objects.json)",
-    "primitive": "affordance primitive id (labels.primitive)", "spawn": "spawn mode id (labels.spawn)",
-    "params": "primitive parameters in [0, 1] (nsca.babbling.primitives.decode)",
-    "phase": "0 random exploration, 1 competence-driven", "seed": "the interaction's seed",
-    "outcome": "outcome label id (labels.outcome)", "meaningful": "the object responded or the primitive reached its goal (counts for coverage)",
-    "competence": "how well the primitive achieved its goal, in [0, 1]", "material": "material id (labels.material)",
-    "hardness_class": "0 soft, 1 medium, 2 hard", "mass_kg": "object mass", "mass_class": "0 light (<0.1 kg), 1 medium, 2 heavy (>=0.4 kg)",
-    "peak_impulse_ns": "largest impulse on the object in one control step, N*s",
-    "frame": "64x64 RGB uint8 image, HWC, flattened", "audio": "16 kHz mono float32 from the previous frame to this one (frame 0: silence)",
-    "scene": "where the interaction ran: playground, or metaworld:<task> (object_id is then the task's index)",
-}
-
-
-def write_schema(root: Path, cols: dict, cfg: BabbleConfig, frames_per_episode: int) -> None:
-    """schema.json: columns, label names, timing. Meta-World stores add their task list (labels.tasks)."""
-    from nsca.babbling.coverage import MEANINGFUL, OUTCOMES
-    from nsca.babbling.primitives import PRIMITIVES
-    from nsca.babbling.spawn import SPAWN_MODES
-    from nsca.data.store import FORMAT, columns_schema
-    from nsca.envs.objects import HARDNESS_CLASSES, MASS_CLASSES, MATERIALS
-    from nsca.priors.state import FIELD_NAMES
-    from nsca.utils.io import atomic_write_json
-
-    features = columns_schema(cols, DESCRIPTIONS)
-    features["state"]["names"] = list(FIELD_NAMES)
-    features["action"]["names"] = ["dx", "dy", "dz", "grip"]
-    atomic_write_json(root / "schema.json", {
-        "format": FORMAT,
-        "features": features,
-        "frames_per_episode": frames_per_episode,
-        "control_dt_s": CONTROL_DT_S[cfg.scene],
-        "scene": cfg.scene,
-        "record_every_control_steps": cfg.record_every,
-        "audio_sample_rate": 16_000,
-        "image_shape": [64, 64, 3] if cfg.render else None,
-        "shards": "shards/shard-NNNNN.parquet",
-        "labels": {
-            "primitive": list(PRIMITIVES), "spawn": list(SPAWN_MODES), "outcome": list(OUTCOMES),
-            "meaningful_outcomes": sorted(MEANINGFUL), "material": list(MATERIALS),
-            "hardness_class": list(HARDNESS_CLASSES), "mass_class": list(MASS_CLASSES),
-            **({"tasks": list(cfg.tasks)} if cfg.scene == "metaworld" else {}),
-        },
-    })
+        return {k: getattr(self, k) for k in SCENES[self.scene].data_keys}
 
 
 # ---- the run -----------------------------------------------------------------------------
@@ -282,30 +103,11 @@ def check_egl(what: str = "--render") -> None:
         raise UsageError(f"{what} needs EGL rendering (MUJOCO_GL=egl) and it failed: {reason}") from None
 
 
-def raw_step_rate(seconds: float = 1.0, seed: int = 0) -> float:
-    """MuJoCo substeps per second of the same scene (the physical limit), one core, no Python
-    work between steps: objects of the catalogue resting in / under the closed gripper."""
-    import mujoco
-
-    from nsca.babbling.spawn import spawn
-    from nsca.envs.objects import make_catalogue
-    from nsca.envs.playground import Playground
-
-    catalogue = make_catalogue(12, seed)
-    rng = np.random.default_rng(seed)
-    n, elapsed = 0, 0.0
-    while elapsed < seconds:
-        for i, obj in enumerate(catalogue):
-            pg = Playground([obj])
-            spawn(pg, ("drop", "push", "strike")[i % 3], rng)
-            t0 = time.perf_counter()
-            mujoco.mj_step(pg.model, pg.data, nstep=500)
-            elapsed += time.perf_counter() - t0
-            n += 500
-    return n / elapsed
-
-
 def run_babble(cfg: BabbleConfig) -> dict:
+    from nsca.data.store import compute_stats, default_babbling_dir
+    from nsca.utils.io import atomic_write_json, ensure_writable_dir
+
+    out = ensure_writable_dir(Path(cfg.out) if cfg.out else default_babbling_dir(cfg.scene))  # before any work
     if cfg.render:
         check_egl()  # sets MUJOCO_GL=egl unless chosen otherwise, before mujoco is imported
     from tqdm import tqdm
@@ -314,125 +116,85 @@ def run_babble(cfg: BabbleConfig) -> dict:
     from nsca.babbling.explorer import LearningProgressExplorer
     from nsca.babbling.metaworld_scenes import CellTable, moved_from_states
     from nsca.babbling.primitives import PRIMITIVES
-    from nsca.data.store import ShardWriter, column_to_numpy, compute_stats, default_babbling_dir, read_shard
-    from nsca.envs.objects import make_catalogue
-    from nsca.utils.io import atomic_write_json, ensure_writable_dir
+    from nsca.babbling.shards import Episode, InteractionWriter
+    from nsca.babbling.workers import Executor
     from nsca.utils.metrics import MetricsLogger
     from nsca.utils.provenance import provenance
 
-    mw = cfg.scene == "metaworld"
-    out = Path(cfg.out) if cfg.out else default_babbling_dir(cfg.scene)
-    ensure_writable_dir(out)
-    writer = ShardWriter(out, cfg.data_config())
+    scene = SCENES[cfg.scene](cfg)
+    frames_per_episode = cfg.n_steps // cfg.record_every + 1
+    writer = InteractionWriter(out, cfg.data_config(), frames_per_episode, cfg.record_every, scene.name,
+                               scene.control_dt_s, scene.labels())
     workers = cfg.workers or os.cpu_count() or 1
     settings = {k: getattr(cfg, k) for k in ("seed", "n_objects", "probe_objects", "n_steps", "record_every", "render", "audio",
                                              "scene", "tasks")}
-    if mw:  # one "object" per task: its main object, described by the scenes the workers will use
-        from nsca.babbling.metaworld_scenes import metaworld_catalogue
-
-        if workers == 1:
-            _init_worker(settings)
-            catalogue = _worker("metaworld").describe_all()
-        else:
-            catalogue = metaworld_catalogue(cfg.tasks)
-    else:
-        catalogue = make_catalogue(cfg.n_objects, cfg.seed)
-    n_objects = len(catalogue)
-    atomic_write_json(out / "objects.json", [o.to_dict() for o in catalogue])
-    frames_per_episode = cfg.n_steps // cfg.record_every + 1
-    n_shards = math.ceil(cfg.steps / cfg.shard_size)
-    episodes = {k: min(cfg.shard_size, cfg.steps - k * cfg.shard_size) for k in range(n_shards)}
-    done = writer.finished({k: e * frames_per_episode for k, e in episodes.items()})
-
-    explorer = LearningProgressExplorer(n_objects, cfg.steps, cfg.seed, cfg.random_fraction,
-                                        cfg.window, cfg.uniform_share)
-    coverage = CoverageTracker(n_objects, len(PRIMITIVES))
-    cells = CellTable(n_objects, len(PRIMITIVES))
-    lp_history: list[dict] = []
-    for k in done:  # replay finished shards: same explorer state as when they were written
-        t = read_shard(writer.shard_path(k), ["frame_index", "object_id", "primitive", "params", "competence", "outcome",
-                                              "state"])
-        first = column_to_numpy(t.column("frame_index")) == 0
-        cols = {c: column_to_numpy(t.column(c))[first] for c in ("object_id", "primitive", "params", "competence", "outcome")}
-        states = column_to_numpy(t.column("state")).reshape(len(cols["outcome"]), frames_per_episode, -1)
-        for o, p, prm, c, oc, st in zip(cols["object_id"], cols["primitive"], cols["params"], cols["competence"],
-                                        cols["outcome"], states):
-            explorer.update(int(o), PRIMITIVES[int(p)], tuple(float(x) for x in prm), float(c))
-            coverage.update(int(o), int(p), int(oc), float(c))
-            cells.update(int(o), int(p), moved_from_states(st))
-        lp_history.append({"episodes": k * cfg.shard_size + episodes[k], "coverage": coverage.coverage(), **explorer.table()})
-
-    kind = "metaworld" if mw else "train"
-    started = time.time()
-    prov = {"generator": "nsca babble", **provenance(), "seed": cfg.seed, "config": asdict(cfg),
-            "start_time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))}
-    atomic_write_json(out / "provenance.json", prov)
-    executor = _Executor(workers, settings)
-    ctrl_steps, gen_time = 0, 0.0
+    executor = Executor(workers, settings)
     logger = MetricsLogger(out / "logs", tensorboard=False)
     try:
-        todo = [k for k in range(n_shards) if k not in done]
+        catalogue = scene.catalogue(executor)
+        writer.save_catalogue(catalogue)
+        n_shards = math.ceil(cfg.steps / cfg.shard_size)
+        episodes = {k: min(cfg.shard_size, cfg.steps - k * cfg.shard_size) for k in range(n_shards)}
+        done = writer.finished(episodes)
+        explorer = LearningProgressExplorer(len(catalogue), cfg.steps, cfg.seed, cfg.random_fraction,
+                                            cfg.window, cfg.uniform_share)
+        coverage = CoverageTracker(len(catalogue), len(PRIMITIVES))
+        cells = CellTable(len(catalogue), len(PRIMITIVES))
+
+        def learn(batch: list[Episode]) -> None:
+            """The one update, of a live batch or of a finished shard read back."""
+            for e in batch:
+                explorer.update(e.object_id, PRIMITIVES[e.primitive], e.params, e.competence)
+                coverage.update(e.object_id, e.primitive, e.outcome, e.competence)
+                cells.update(e.object_id, e.primitive, moved_from_states(e.states))
+
+        started = time.time()
+        prov = {"generator": "nsca babble", **provenance(), "seed": cfg.seed, "config": asdict(cfg),
+                "start_time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))}
+        atomic_write_json(out / "provenance.json", prov)
+        ctrl_steps, lp_history = 0, []
         bar = tqdm(total=cfg.steps, initial=sum(episodes[k] for k in done), unit="int", disable=not cfg.progress,
                    desc="babbling", dynamic_ncols=True)
         t0 = time.perf_counter()
-        for k in todo:
-            results = []
+        for k in range(n_shards):
             first, end = k * cfg.shard_size, k * cfg.shard_size + episodes[k]
-            for start in range(first, end, cfg.refresh):
-                # Propose a small batch from the current learning progress, run it, learn from it.
-                specs = explorer.propose(start, min(cfg.refresh, end - start))
-                batch = []
-                for r in executor.map([(kind, s) for s in specs]):
-                    batch.append(r)
-                    ctrl_steps += r["ctrl_steps"]
-                    prim = PRIMITIVES.index(r["spec"].primitive)
-                    coverage.update(r["spec"].object_id, prim, r["outcome"], r["competence"])
-                    cells.update(r["spec"].object_id, prim, moved_from_states(r["states"]))
-                    bar.update(1)
-                rate = ctrl_steps / (time.perf_counter() - t0)
-                bar.set_postfix_str(f"{rate:,.0f} ctrl steps/s, coverage {coverage.coverage():.1%}")
-                for r in batch:
-                    s = r["spec"]
-                    explorer.update(s.object_id, s.primitive, s.params, r["competence"])
-                results.extend(batch)
-            cols = episode_columns(results, catalogue, frames_per_episode, cfg.record_every, CONTROL_DT_S[cfg.scene])
-            if not (out / "schema.json").exists():
-                write_schema(out, cols, cfg, frames_per_episode)
-            writer.write(k, cols)
+            if k in done:  # the same explorer state as when it was written
+                learn(writer.episodes(k))
+            else:
+                results = []
+                for start in range(first, end, cfg.refresh):
+                    # Propose a small batch from the current learning progress, run it, learn from it.
+                    batch = []
+                    for r in executor.map([(scene.worker, s) for s in explorer.propose(start, min(cfg.refresh, end - start))]):
+                        batch.append(r)
+                        ctrl_steps += r["ctrl_steps"]
+                        bar.update(1)
+                    learn([Episode.of(r) for r in batch])
+                    bar.set_postfix_str(f"{ctrl_steps / (time.perf_counter() - t0):,.0f} ctrl steps/s, "
+                                        f"coverage {coverage.coverage():.1%}")
+                    results.extend(batch)
+                writer.write(k, results)
             table = explorer.table()
-            lp_history.append({"episodes": k * cfg.shard_size + episodes[k], "coverage": coverage.coverage(), **table})
-            logger.log(k * cfg.shard_size + episodes[k], coverage=coverage.coverage(),
-                       ctrl_steps_per_s=ctrl_steps / (time.perf_counter() - t0),
-                       goal_coverage=coverage.goal_coverage(), learning_cells_share=table["learning_cells_share"],
-                       **{f"lp/{p}": v for p, v in table["lp_by_primitive"].items() if v is not None})
-            atomic_write_json(out / "learning_progress.json", lp_history)
+            lp_history.append({"episodes": end, "coverage": coverage.coverage(), **table})
+            if k not in done:
+                logger.log(end, coverage=coverage.coverage(), ctrl_steps_per_s=ctrl_steps / (time.perf_counter() - t0),
+                           goal_coverage=coverage.goal_coverage(), learning_cells_share=table["learning_cells_share"],
+                           **{f"lp/{p}": v for p, v in table["lp_by_primitive"].items() if v is not None})
+                atomic_write_json(out / "learning_progress.json", lp_history)
         gen_time = time.perf_counter() - t0
         bar.close()
-        probe = None
-        if cfg.probe and not mw:  # the probe's held-out catalogue is the playground's
-            from nsca.babbling.probe import evaluate, probe_specs
-
-            heldout = make_catalogue(cfg.probe_objects, cfg.seed + HELD_OUT_SEED_OFFSET)
-            tr_specs, te_specs = probe_specs(catalogue, cfg.seed), probe_specs(heldout, cfg.seed + 1)
-            tr = list(executor.map([("probe-train", s) for s in tr_specs]))
-            te = list(executor.map([("probe-heldout", s) for s in te_specs]))
-            probe = evaluate(catalogue, tr, heldout, te)
-        if mw:  # the physical limit of the same scenes (in-process: the scenes already built)
-            from nsca.babbling.metaworld_scenes import raw_step_rate as mw_raw_step_rate
-
-            raw = mw_raw_step_rate(cfg.tasks, float(np.clip(gen_time / 30, 0.2, 2.0)), _WORKERS.get("metaworld"))
+        probe = scene.probe(executor, catalogue)
+        # The physical limit of the same scenes (in-process: the scenes already built).
+        raw = scene.raw_step_rate(float(np.clip(gen_time / 30, 0.2, 2.0)))
     finally:
         executor.close()
         logger.close()
 
     stats = compute_stats(out, ["state", "action", "params", "competence", "mass_kg", "peak_impulse_ns"])
     atomic_write_json(out / "stats.json", stats)
-    if not mw:
-        raw = raw_step_rate(seconds=float(np.clip(gen_time / 30, 0.2, 2.0)), seed=cfg.seed)
-    substeps = SUBSTEPS[cfg.scene]
     summary = {
         "scene": cfg.scene,
-        **({"tasks": list(cfg.tasks)} if mw else {}),
+        **scene.summary(),
         "steps": cfg.steps,
         "affordance_coverage": coverage.coverage(),
         "coverage_gate": 0.8,
@@ -452,9 +214,9 @@ def run_babble(cfg: BabbleConfig) -> dict:
             "generation_wall_s": gen_time,
             "ctrl_steps_per_s": ctrl_steps / gen_time if gen_time > 0 else None,
             "raw_mj_step_per_s_one_core": raw,
-            "raw_ctrl_steps_per_s_one_core": raw / substeps,
-            "substeps_per_ctrl_step": substeps,
-            "control_dt_s": CONTROL_DT_S[cfg.scene],
+            "raw_ctrl_steps_per_s_one_core": raw / scene.substeps,
+            "substeps_per_ctrl_step": scene.substeps,
+            "control_dt_s": scene.control_dt_s,
         },
         "wall_s": time.time() - started,
         "outcomes": list(OUTCOMES),
@@ -467,7 +229,7 @@ def run_babble(cfg: BabbleConfig) -> dict:
 
 
 def plot_summary(out: Path, lp_history: list[dict], summary: dict) -> None:
-    """learning_progress.png: LP and competence per primitive over the run, coverage, outcomes."""
+    """PLOT_NAME: LP and competence per primitive over the run, coverage, outcomes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -493,5 +255,5 @@ def plot_summary(out: Path, lp_history: list[dict], summary: dict) -> None:
     axes[0].legend(fontsize=7)
     axes[2].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "learning_progress.png", dpi=80)
+    fig.savefig(out / PLOT_NAME, dpi=80)
     plt.close(fig)

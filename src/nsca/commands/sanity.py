@@ -12,19 +12,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from nsca.experiments import SANITY_CHECKS
+
 NAME = "sanity"
 HELP = "run a sanity check (noisy-tv, forgetting, balloon): prints figures and PASS/FAIL"
 
-# check name -> the module whose EXPERIMENT runs it
-CHECKS = {
-    "noisy-tv": "nsca.experiments.noisy_tv",
-    "forgetting": "nsca.experiments.forgetting",
-    "balloon": "nsca.experiments.balloon",
-}
-
 
 def _experiment(check: str):
-    return importlib.import_module(CHECKS[check]).EXPERIMENT
+    return importlib.import_module(SANITY_CHECKS[check]).EXPERIMENT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="check", metavar="CHECK", parser_class=type(parser))
     sub.required = True
-    for check in CHECKS:
+    for check in SANITY_CHECKS:
         exp = _experiment(check)
         p = sub.add_parser(check, help=exp.help, description=exp.help)
         protocol.add_arguments(p, exp)

@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace):  # -> TrainConfig
     from nsca.config import resolve
+    from nsca.model.trained import read_run
     from nsca.training.config import TrainConfig
     from nsca.training.loop import run_path
-    from nsca.training.run_folder import read_run
 
     cfg = resolve(TrainConfig, args, args.config)
     if args.resume and (run_path(cfg) / "config.json").is_file():

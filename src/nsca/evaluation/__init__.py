@@ -1,4 +1,4 @@
-"""Benchmarks the trained agent is evaluated on, the ablation study and the report."""
+"""Benchmarks the trained agent is evaluated on (phase 7), and the seed's ablation entry point."""
 
 from __future__ import annotations
 

@@ -388,7 +388,7 @@ def extract(root: Path, source: str, model: Any, tasks: dict[str, Task]) -> dict
 # ---- models --------------------------------------------------------------------------------
 def load_probed(path: str) -> Any:
     """A checkpoint's encoders and fusion (what `encode` runs), frozen."""
-    from nsca.evaluation.models import ENCODERS_AND_FUSION, load_trained
+    from nsca.model.trained import ENCODERS_AND_FUSION, load_trained
 
     model = load_trained(path, ENCODERS_AND_FUSION, needs=MODALITIES, reads="audio, frames, proprio and state",
                          part_name="encoder/fusion")
@@ -396,7 +396,7 @@ def load_probed(path: str) -> Any:
 
 
 def model_for(source: str, cfg: GroundingEvalConfig) -> Any:
-    from nsca.evaluation.models import random_init
+    from nsca.model.trained import random_init
 
     if source == "handmade":
         return None
@@ -412,7 +412,7 @@ def model_for(source: str, cfg: GroundingEvalConfig) -> Any:
 def heldout_seed(cfg: GroundingEvalConfig, store_seed: int) -> int:
     """The held-out catalogue's seed: with --seed 0, that of `nsca babble`'s probe (store seed +
     HELD_OUT_SEED_OFFSET), so the shapes, sizes, masses and colours are the same objects."""
-    from nsca.babbling.run import HELD_OUT_SEED_OFFSET
+    from nsca.babbling.workers import HELD_OUT_SEED_OFFSET
 
     return store_seed + HELD_OUT_SEED_OFFSET + cfg.seed
 
@@ -447,37 +447,28 @@ def generate_heldout(cfg: GroundingEvalConfig, facts: dict, folder: Path, log: A
     """Simulate, render and record (with audio) the held-out interactions into a babbling store
     at `folder`; finished shards of an earlier run with the same settings are kept."""
     from nsca.babbling.interaction import Worker
-    from nsca.babbling.run import BabbleConfig, episode_columns, write_schema
-    from nsca.data.store import ShardWriter
+    from nsca.babbling.shards import InteractionWriter
     from nsca.envs.objects import JITTER_LOG_RANGE, JITTER_RESTITUTION_RANGE, JITTERED_FIELDS
-    from nsca.utils.io import atomic_write_json
 
     catalogue = heldout_catalogue(cfg, facts["seed"])
     specs = heldout_specs(len(catalogue), cfg.per_primitive, cfg.seed)
-    F = facts["frames_per_episode"]
     jitter = {"fields": list(JITTERED_FIELDS), "log_factor_abs": list(JITTER_LOG_RANGE),
               "restitution_shift_abs": list(JITTER_RESTITUTION_RANGE)}
     data_config = {"generator": "nsca eval grounding (held-out objects)", "store_seed": facts["seed"], "seed": cfg.seed,
                    "held_out_objects": cfg.held_out_objects, "per_primitive": cfg.per_primitive,
                    "primitives": list(HELDOUT_PRIMITIVES), "n_steps": facts["n_steps"],
                    "record_every": facts["record_every"], "render": True, "audio": True, "jitter": jitter}
-    writer = ShardWriter(folder, data_config)
-    atomic_write_json(folder / "objects.json", [o.to_dict() for o in catalogue])
+    writer = InteractionWriter(folder, data_config, facts["frames_per_episode"], facts["record_every"])
+    writer.save_catalogue(catalogue)
     chunks = [specs[i:i + SHARD_INTERACTIONS] for i in range(0, len(specs), SHARD_INTERACTIONS)]
-    done = writer.finished({k: len(c) * F for k, c in enumerate(chunks)})
+    done = writer.finished({k: len(c) for k, c in enumerate(chunks)})
     t0 = time.perf_counter()
     worker = Worker(catalogue, n_steps=facts["n_steps"], record_every=facts["record_every"], render=True, audio=True)
     try:
         for k, chunk in enumerate(chunks):
             if k in done:
                 continue
-            results = [worker.run(s) for s in chunk]
-            cols = episode_columns(results, catalogue, F, facts["record_every"])
-            if not (folder / "schema.json").exists():
-                babble = BabbleConfig(render=True, audio=True, n_steps=facts["n_steps"], record_every=facts["record_every"],
-                                      seed=facts["seed"], n_objects=len(catalogue))
-                write_schema(folder, cols, babble, F)
-            writer.write(k, cols)
+            writer.write(k, [worker.run(s) for s in chunk])
             log(f"held-out interactions: shard {k + 1}/{len(chunks)} ({len(chunk)} interactions)")
     finally:
         worker.close()
@@ -503,7 +494,7 @@ def tasks_for(source: str) -> dict[str, Task]:
 def run_cell(config: dict, cell_dir: Path) -> dict:
     """One (feature source, readout seed): features of the store's and the held-out objects, one
     probe per task, accuracy on the held-out objects."""
-    from nsca.evaluation.physion_ocp import _accuracy_block, _strict
+    from nsca.stats import accuracy_ci, strict_json
 
     cfg, source, heldout = cell_parts(config)
     torch.set_num_threads(cfg.threads)
@@ -524,7 +515,7 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
         pred = probe.predict(te.X)
         confusion = np.zeros((N_CLASSES, N_CLASSES), np.int64)
         np.add.at(confusion, (te.y, pred), 1)
-        res[name] = {**_accuracy_block(pred == te.y, cfg.seed), "C": probe.C, "C_by_cv": cv,
+        res[name] = {**accuracy_ci(pred == te.y, cfg.seed), "C": probe.C, "C_by_cv": cv,
                      "feature_dim": int(tr.X.shape[1]),
                      "train_accuracy": float((probe.predict(tr.X) == tr.y).mean()), "confusion": confusion.tolist(),
                      "object_ids": te.object_ids.tolist(), "correct": (pred == te.y).astype(int).tolist()}
@@ -532,7 +523,7 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
                      "train_class_counts": np.bincount(train[name].y, minlength=N_CLASSES).tolist(),
                      "test_objects": int(len(test[name].y)), "test_interactions": test[name].interactions,
                      "test_class_counts": np.bincount(test[name].y, minlength=N_CLASSES).tolist()} for name in tasks}
-    return _strict({"model": source, "seed": cfg.seed, "result": res, "counts": counts,
+    return strict_json({"model": source, "seed": cfg.seed, "result": res, "counts": counts,
                     "extract_and_fit_s": time.perf_counter() - t0, "extract_s": extract_s})
 
 
@@ -601,8 +592,7 @@ class Grounding(Experiment):
                 "store": {"folder": str(default_store(cfg)), "seed": facts["seed"]}}
 
     def summarize(self, cfg: GroundingEvalConfig, records: list[dict]) -> dict:
-        from nsca.evaluation.physion_ocp import _strict
-        from nsca.stats import summarize
+        from nsca.stats import strict_json, summarize
 
         results: dict = {}
         counts: dict = {}
@@ -621,7 +611,7 @@ class Grounding(Experiment):
         majority = {name: max(c["test_class_counts"]) / max(1, c["test_objects"]) for name, c in counts.items()}
         tasks = {k: {"title": t.title, "label": t.label, "primitives": list(t.primitives), "modalities": list(t.modalities),
                      "handmade": t.handmade} for k, t in TASKS.items()}
-        return _strict({"paired": paired_differences(results, cfg.seed), "tasks": tasks,
+        return strict_json({"paired": paired_differences(results, cfg.seed), "tasks": tasks,
                         "results": results, "counts": counts, "chance": 1 / N_CLASSES, "majority_share": majority,
                         "not_run": not_run(cfg), "source_titles": SOURCE_TITLES,
                         "timing_s": {r["metrics"]["model"]: r["metrics"]["extract_and_fit_s"] for r in records

@@ -314,22 +314,17 @@ def load_nsca(path: str | Path) -> Any:
 
     The evaluations read frames only; the object-state parts (state encoder, physics head) are
     left at init, so a checkpoint stays readable when the object-state layout grows."""
-    from nsca.evaluation.models import load_trained
+    from nsca.model.trained import load_trained
 
     return load_trained(path, VISION_PATH, needs=("vision",), reads="frames", part_name="vision-path")
 
 
 # ---- protocol --------------------------------------------------------------------------------
-def _accuracy_block(correct: np.ndarray, seed: int) -> dict:
-    from nsca.stats import bootstrap_ci
-
-    lo, hi = bootstrap_ci(correct.astype(float), seed=seed, n_boot=2000)
-    return {"accuracy": float(correct.mean()), "ci95_low": lo, "ci95_high": hi, "n": int(correct.size)}
-
-
 def run_protocols(Xtr: np.ndarray, ytr: np.ndarray, str_: np.ndarray, Xte: np.ndarray, yte: np.ndarray,
                   ste: np.ndarray, scenarios: list[str], seed: int) -> dict:
     """Accuracy per scenario (with bootstrap CIs) under only / all / all_but_one."""
+    from nsca.stats import accuracy_ci
+
     out: dict = {}
     for protocol in PROTOCOLS:
         per: dict = {}
@@ -350,23 +345,10 @@ def run_protocols(Xtr: np.ndarray, ytr: np.ndarray, str_: np.ndarray, Xte: np.nd
                 readout = fit_readout(Xtr[tr], ytr[tr], seed)
             correct = readout.predict(Xte[te]) == yte[te]
             pooled.append(correct)
-            per[s] = _accuracy_block(correct, seed)
+            per[s] = accuracy_ci(correct, seed)
         out[protocol] = {"per_scenario": per,
-                         "mean": _accuracy_block(np.concatenate(pooled), seed) if pooled else None}
+                         "mean": accuracy_ci(np.concatenate(pooled), seed) if pooled else None}
     return out
-
-
-def _strict(obj: Any) -> Any:
-    """JSON without NaN/inf (null instead)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _strict(obj.item())
-    return obj
 
 
 def observe_seconds(cfg: PhysionEvalConfig) -> float:
@@ -417,6 +399,7 @@ def cell_parts(config: dict) -> tuple[PhysionEvalConfig, str]:
 
 def run_cell(config: dict, cell_dir: Path) -> dict:
     """One (model, readout seed): decode the clips, extract the model's features, fit the readouts."""
+    from nsca.stats import accuracy_ci, strict_json
     from nsca.utils.seeding import seed_everything
 
     cfg, name = cell_parts(config)
@@ -435,8 +418,8 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
         res = run_protocols(ftr, train.labels, train.scenarios, fte, test.labels, test.scenarios, scenarios, cfg.seed)
         zero = (fte[:, 0] <= ZERO_SHOT_GAP_M).astype(np.int64) == test.labels
         res["constants"] = dataclasses.asdict(rollout_constants())
-        res["zero_shot"] = {"per_scenario": {s: _accuracy_block(zero[test.scenarios == s], cfg.seed) for s in scenarios},
-                            "mean": _accuracy_block(zero, cfg.seed)}
+        res["zero_shot"] = {"per_scenario": {s: accuracy_ci(zero[test.scenarios == s], cfg.seed) for s in scenarios},
+                            "mean": accuracy_ci(zero, cfg.seed)}
     else:
         model = _model_for(name, cfg)
         ftr, fte = nsca_features(model, train.frames), nsca_features(model, test.frames)
@@ -444,7 +427,7 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
     res["feature_dim"] = int(ftr.shape[1])
     res["extract_and_fit_s"] = time.perf_counter() - t0
     res["clips_per_s"] = (len(ftr) + len(fte)) / max(res["extract_and_fit_s"], 1e-9)
-    return _strict({
+    return strict_json({
         "model": name, "seed": cfg.seed, "result": res, "scenarios": scenarios, "decode_s": decode_s,
         "counts": {"readout_training": int(len(train.labels)), "test": int(len(test.labels)),
                    "test_contact_rate": float(test.labels.mean())},
@@ -511,7 +494,7 @@ class Physion(Experiment):
                            "note": "NSCA's MuJoCo scenes in Physion's protocol, not the official Physion stimuli"}}
 
     def summarize(self, cfg: PhysionEvalConfig, records: list[dict]) -> dict:
-        from nsca.stats import summarize
+        from nsca.stats import strict_json, summarize
 
         first = records[0]["metrics"]  # every cell reads the same clips
         results: dict = {}
@@ -528,7 +511,7 @@ class Physion(Experiment):
                     if accs:
                         over[protocol] = {"per_seed": accs, **summarize(accs, seed=0)}
                 results[name]["over_seeds"] = over
-        return _strict({
+        return strict_json({
             "observe_s": observe_seconds(cfg),
             "counts": first["counts"],
             "skipped": {k: v["n"] for k, v in first["skipped"].items()},
@@ -566,8 +549,8 @@ def run_physion_eval(cfg: PhysionEvalConfig) -> dict:
 
 
 def _model_for(name: str, cfg: PhysionEvalConfig) -> Any:
-    from nsca.evaluation.models import random_init
     from nsca.model.config import preset
+    from nsca.model.trained import random_init
 
     if name == "nsca":
         return load_nsca(cfg.checkpoint)

@@ -167,8 +167,8 @@ def check_config_change(exp: Experiment, cfg: Any, out: Path) -> None:
 
 
 def start_run(exp: Experiment, cfg: Any) -> Path:
-    """Check the folder (writable; no run of another config in it) and record the config."""
-    out = ensure_writable_dir(cfg.out)
+    """Check the folder (no run of another config in it) and record the config."""
+    out = Path(cfg.out)
     check_config_change(exp, cfg, out)
     out.mkdir(parents=True, exist_ok=True)
     config = json.loads(json.dumps(dataclasses.asdict(cfg)))  # plain lists, so YAML can hold it
@@ -197,6 +197,7 @@ def run_experiment(exp: Experiment, cfg: Any) -> dict:
     """start-run, the grid, finish-run. Returns the results dict (as written to results.json)."""
     if not isinstance(cfg, exp.config):
         raise TypeError(f"{exp.name} needs a {exp.config.__name__}, got {type(cfg).__name__}")
+    ensure_writable_dir(cfg.out)  # first: an unwritable --out is one line before any other work
     exp.check(cfg)
     cells = exp.cells(cfg)  # building them checks condition and task names before anything is written
     out = start_run(exp, cfg)

@@ -80,7 +80,7 @@ AGENT_PARTS = ("encoders.state.", "encoders.proprio.", "fusion.", "world_model."
 
 def checkpoint_config(path: str | Path):
     """The ModelConfig a `nsca train` run folder (or checkpoint file) was built with."""
-    from nsca.training.run_folder import locate, read_run
+    from nsca.model.trained import locate, read_run
 
     return read_run(locate(path)[0]).model
 
@@ -92,7 +92,7 @@ def build_model(checkpoint: str | Path | None, prior: float | None, cfg: FewShot
     checkpoint. `prior` applies to a fresh model, whose sizes are `architecture` (a ModelConfig,
     e.g. a checkpoint's) or else `cfg.preset`; a checkpoint keeps its own (trained) prior weight,
     or none if it was trained without one. Checkpoints are read by the evaluations' one loader
-    (`nsca.evaluation.models.load_trained`): unreadable, foreign or mismatched ones are one line."""
+    (`nsca.model.trained.load_trained`): unreadable, foreign or mismatched ones are one line."""
     from nsca.model.config import preset
     from nsca.model.nsca import NSCAModel
 
@@ -100,7 +100,7 @@ def build_model(checkpoint: str | Path | None, prior: float | None, cfg: FewShot
     if checkpoint is None:
         mcfg = preset(cfg.preset, prior=prior) if architecture is None else replace(architecture, prior=prior)
     else:
-        from nsca.evaluation.models import load_trained
+        from nsca.model.trained import load_trained
 
         trained = load_trained(checkpoint, AGENT_PARTS, needs=("state",), reads="object states",
                                part_name="object-state path")

@@ -1,9 +1,9 @@
-"""Checkpoints: model, optimiser, AMP scaler, step, config and every RNG, written atomically."""
+"""Checkpoints: model, optimiser, AMP scaler, step, config and every RNG, written atomically
+(read back by `nsca.model.trained.load_checkpoint`)."""
 
 from __future__ import annotations
 
 import io
-import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from nsca.errors import UsageError
 from nsca.utils.io import atomic_write_bytes
 
 
@@ -35,16 +34,3 @@ def save_checkpoint(path: str | Path, **payload: Any) -> None:
     buf = io.BytesIO()
     torch.save({**payload, "rng": rng_state()}, buf)
     atomic_write_bytes(path, buf.getvalue())
-
-
-def load_checkpoint(path: str | Path, weights_only: bool = False) -> Any:
-    """A checkpoint (or, with weights_only, a bare state dict such as a run's model.pt); a missing
-    or unreadable file is a one-line UsageError."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"checkpoint not found: {path}")
-    try:
-        # Our own checkpoints hold RNG states and the curiosity tracker, which weights_only rejects.
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise UsageError(f"checkpoint {path} is unreadable ({str(exc).splitlines()[0]})") from None

@@ -1,6 +1,6 @@
 """`train(cfg)`: the world-model training loop behind `nsca train`.
 
-A run folder `<run_dir>/<run_name>/` holds config.json (`nsca.training.run_folder`: the resolved
+A run folder `<run_dir>/<run_name>/` holds config.json (layout: `nsca.model.trained`; the resolved
 config, provenance, the model as built, the data's physics constants), provenance.json (seed,
 versions, commit, device), metrics.jsonl + tb/ (every step), checkpoints/last.pt (every
 `checkpoint_every` steps, each epoch end and on Ctrl-C), summary.json and loss_curve.png.
@@ -23,12 +23,14 @@ from typing import Any
 
 import torch
 
+from nsca.config import from_dict
 from nsca.errors import UsageError
 from nsca.model import NSCAModel
+from nsca.model import trained as T
 from nsca.training import data as D
-from nsca.training import run_folder as RF
-from nsca.training.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from nsca.training.checkpoint import save_checkpoint, set_rng_state
 from nsca.training.config import TrainConfig
+from nsca.training.run_folder import write_config
 from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from nsca.utils.metrics import MetricsLogger
 from nsca.utils.provenance import provenance
@@ -111,13 +113,13 @@ def _ewc_penalty(cfg: TrainConfig, model: NSCAModel, fresh: bool, device: torch.
         return None
     from nsca.learning.ewc import EWC, empirical_fisher
 
-    old_dir, weights = RF.locate(cfg.ewc_from, prefer="checkpoints/last.pt")
+    old_dir, weights = T.locate(cfg.ewc_from, prefer="checkpoints/last.pt")
     try:
-        old_run = RF.read_run(old_dir)
+        old_run = T.read_run(old_dir)
     except UsageError as exc:
         raise UsageError(f"ewc_from={cfg.ewc_from}: {exc}") from None
-    old_cfg = old_run.train_config()
-    state = RF.load_weights(weights)
+    old_cfg = from_dict(TrainConfig, old_run.config)
+    state = T.load_weights(weights)
     try:
         if fresh:
             model.load_state_dict(state)
@@ -214,7 +216,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     step = 0
     if resume:
-        ck = load_checkpoint(ckpt_path)
+        ck = T.load_checkpoint(ckpt_path)
         try:
             model.load_state_dict(ck["model"])
         except RuntimeError as exc:
@@ -232,7 +234,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         sample = D.collate([train_set[i] for i in norm_idx.tolist()])
         if "next_state" in sample:
             model.set_normalization(sample["state"], sample["next_state"])
-        RF.write_config(out, cfg, model_cfg, model.world_model.physics.constants)
+        write_config(out, cfg, model_cfg, model.world_model.physics.constants)
     model.to(device)
     ewc = _ewc_penalty(cfg, model, not resume, device)
     atomic_write_json(

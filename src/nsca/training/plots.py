@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+PLOT_NAME = "loss_curve.png"  # in the run folder (nsca report reads it)
+
 
 def read_metrics(run: str | Path) -> list[dict]:
     path = Path(run) / "metrics.jsonl"
@@ -20,7 +22,7 @@ def plot_run(run: str | Path, out: str | Path | None = None, smooth: int = 20) -
     import numpy as np
 
     rows = read_metrics(run)
-    out = Path(out) if out else Path(run) / "loss_curve.png"
+    out = Path(out) if out else Path(run) / PLOT_NAME
     fig, (ax, axw) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [2.2, 1]})
     keys = sorted({k for r in rows for k in r if k.startswith("train/")})
     for k in keys:

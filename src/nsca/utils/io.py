@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -59,11 +60,31 @@ def read_json(path: str | Path) -> Any | None:
 
 
 def ensure_writable_dir(path: str | Path) -> Path:
-    """Check up front that an output folder can be written, so a run fails before doing work."""
+    """Check up front that an output folder can be written, so a run fails before doing work.
+
+    The check writes: it creates the missing folders and a probe file, then removes both, so it
+    leaves nothing behind either way. Permission bits alone do not tell (root passes every
+    `os.access` check, yet `/proc/x` cannot be created)."""
     path = Path(path)
-    probe_parent = path
-    while not probe_parent.exists():
-        probe_parent = probe_parent.parent
-    if not probe_parent.is_dir() or not os.access(probe_parent, os.W_OK | os.X_OK):
-        raise UsageError(f"output folder is not writable: {path}")
+    created: list[Path] = []
+    try:
+        missing = []
+        p = path
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        if not p.is_dir():
+            raise NotADirectoryError(p)
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".nsca-write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except (OSError, ValueError):  # ValueError: a path with a NUL byte
+        raise UsageError(f"output folder is not writable: {path}") from None
+    finally:
+        for d in reversed(created):
+            with contextlib.suppress(OSError):  # another process wrote there meanwhile: its folder now
+                d.rmdir()
     return path
