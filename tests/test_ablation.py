@@ -1,4 +1,4 @@
-"""`nsca ablate` end to end at the tiny preset (real Meta-World, real training), the seed's entry
+"""`nsca ablate` end to end at the tiny preset (real Meta-World, real training), the plan's entry
 point, the statistics' wiring, and bad input."""
 
 import json

@@ -39,8 +39,10 @@ def _batched_run(batch: MetaWorldBatch, task: str, mode: str, layouts: list[int]
 
 @pytest.mark.parametrize("task", USED)
 def test_batch_equals_metaworld_env_step(task):
-    """>= 10 layouts x 150 steps of random and expert actions: observations within 1e-6 of
-    Meta-World's `env.step`, success flags identical step by step, rewards within 1e-6.
+    """>= 10 layouts x 150 steps of random and expert actions: observations equal to Meta-World's
+    `env.step` to the bit (the issue asks 1e-6; a closed loop amplifies any last-place difference,
+    so records reproduce only if they are bit-identical), success flags identical step by step,
+    rewards within 1e-6.
 
     Each slot is replayed on a fresh Meta-World env with the same history (a random episode,
     then an expert one on the same layout): a reset's first observation of the door tasks depends
@@ -59,7 +61,7 @@ def test_batch_equals_metaworld_env_step(task):
             np.testing.assert_array_equal(obs0, run["obs0"][k])
             for t in range(STEPS):
                 obs, reward, _, _, info = ref.step(run["actions"][t, k])
-                np.testing.assert_allclose(run["obs"][t, k], obs, rtol=0, atol=1e-6, err_msg=f"{task} {mode} step {t}")
+                np.testing.assert_array_equal(run["obs"][t, k], obs, err_msg=f"{task} {mode} step {t}")
                 assert bool(run["success"][t, k]) == bool(info["success"]), f"{task} {mode} layout {layout} step {t}"
                 assert abs(run["reward"][t, k] - reward) <= 1e-6
                 solved += bool(info["success"])

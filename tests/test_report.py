@@ -1,5 +1,5 @@
 """`nsca report` on run folders made by the real commands and writers: the page's sections,
-tables and figures, the seed's success table and §10 rule, bad input, and the page in Chromium."""
+tables and figures, the plan's success table and §10 rule, bad input, and the page in Chromium."""
 
 import html
 import html.parser
@@ -128,7 +128,7 @@ def test_report_page_from_real_run_folders(runs, tmp_path, capsys):
     assert all(i["src"].startswith("data:image/png;base64,iVBOR") for i in page.imgs)
     assert not {"link", "script", "iframe"} & set(page.tags)
     assert page.tags.count("table") >= 10
-    # The seed's success table: measured numbers beside the expectations, from the runs.
+    # The plan's success table: measured numbers beside the expectations, from the runs.
     m, sd = np.mean(DEFAULT["prior_0.9"]), np.std(DEFAULT["prior_0.9"], ddof=1)
     b = np.mean(DEFAULT["none"])
     assert f"{m:.0%} ± {sd:.0%} (prior 0.9, n=4 seeds)" in text and f"{b:.0%} ±" in text and "65% ± 8%" in text

@@ -1,4 +1,4 @@
-"""The seed's spelling of phase 5, run from the repository root:
+"""The plan's spelling of phase 5, run from the repository root:
 `python -c "from src.evaluation import run_ablation_study; run_ablation_study()"`.
 A shim (not installed: the package is `nsca`); it forwards to `nsca.evaluation`."""
 

@@ -1,4 +1,4 @@
-"""`nsca babble`: generate babbling data in the MuJoCo playground (phases 1/3 of the seed), or
+"""`nsca babble`: generate babbling data in the MuJoCo playground (phases 1/3 of the plan), or
 with Meta-World's Sawyer arm in the ML10 train scenes (`--scene metaworld [--tasks ...]`)."""
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ DATASETS: dict[str, DatasetSpec] = {
     )
 }
 
-# The seed's guidance, given back verbatim-ish to anyone who asks for these.
+# The plan's guidance, given back verbatim-ish to anyone who asks for these.
 REFUSED = {
     "audioset": "AudioSet is speech, music and traffic: irrelevant for learning object hardness from impact "
                 "sounds, so NSCA does not use it (Greatest Hits and the synthesised impact audio cover that)",
@@ -104,7 +104,7 @@ REFUSED = {
     "imagenet": "ImageNet is not part of NSCA's data by default (static photos teach no dynamics); the vision "
                 "encoder trains on video and babbling renders",
 }
-DEFAULT_DATASETS = ("kinetics400", "ssv2")  # the seed's phase-2 pair
+DEFAULT_DATASETS = ("kinetics400", "ssv2")  # the plan's phase-2 pair
 
 
 def resolve_names(names: list[str] | None) -> list[str]:

@@ -1,10 +1,10 @@
-"""Benchmarks the trained agent is evaluated on (phase 7), and the seed's ablation entry point."""
+"""Benchmarks the trained agent is evaluated on (phase 7), and the plan's ablation entry point."""
 
 from __future__ import annotations
 
 
 def run_ablation_study(**overrides) -> dict:
-    """The seed's phase-5 entry point (`from nsca.evaluation import run_ablation_study`): runs
+    """The plan's phase-5 entry point (`from nsca.evaluation import run_ablation_study`): runs
     `nsca ablate` with its defaults (the N=20 study) or the given config keys, e.g.
     `run_ablation_study(preset="hour")` or `run_ablation_study(n_seeds=10, tasks=["pick-place"])`,
     prints the report and returns the results dict (also in `out`/results.json)."""

@@ -1,6 +1,6 @@
 """`nsca eval metaworld-ml10`: few-shot manipulation on ML10's held-out tasks, against SAC and PPO.
 
-The seed's central claim ("Meta-World, 5 demos: 65% after training vs 22% random init") is about
+The plan's central claim ("Meta-World, 5 demos: 65% after training vs 22% random init") is about
 the babbling-trained model. Each (test task, k demos, condition, seed) cell fine-tunes one agent
 on k expert demos (the run seed's demo layouts) and evaluates it on the evaluation layouts all
 conditions share; success = Meta-World's flag at any step within `episode_steps` (500).
@@ -263,7 +263,7 @@ EXPERIMENT = MetaWorldML10()
 
 # Paired comparisons (a - b), per (task, k), over seeds: what each one isolates.
 COMPARISONS = (
-    ("nsca_prior", "random_init", "pretraining + prior vs neither (the seed's 65% vs 22%)"),
+    ("nsca_prior", "random_init", "pretraining + prior vs neither (the plan's 65% vs 22%)"),
     ("nsca_prior", "nsca_noprior", "the prior, given pretraining"),
     ("scratch_prior", "random_init", "the prior, without pretraining"),
     ("nsca_prior", "scratch_prior", "pretraining, given the prior"),

@@ -50,7 +50,7 @@ from nsca.runner import Cell
 PROTOCOLS = ("only", "all", "all_but_one")
 MODELS = ("nsca", "nsca_noprior", "random_init", "physics_rollout")
 # Human accuracy per scenario: Physion repository, results/csv/summary/human_accuracy_by_scenario.csv
-# (figures as quoted in issue 11; the file cannot be downloaded on this machine).
+# (figures as quoted in the project's phase-7 brief; the file cannot be downloaded on this machine).
 HUMAN_ACCURACY = {"roll": 0.87, "collide": 0.81, "contain": 0.77, "support": 0.77, "drop": 0.75,
                   "dominoes": 0.69, "drape": 0.68, "link": 0.65}
 HUMAN_MEAN = 0.747

@@ -50,7 +50,7 @@ NORMALIZATION_EASY = {
 }
 GAMES = tuple(sorted(NORMALIZATION_EASY))
 PPO_REFERENCE = {"mean_normalized_test_easy_200_levels_25M_steps": 0.356,
-                 "source": "train-procgen CSVs (PPO, easy, 200 levels, 25M steps), as quoted in issue 11"}
+                 "source": "train-procgen CSVs (PPO, easy, 200 levels, 25M steps), as quoted in the phase-7 brief"}
 ENCODERS = ("impala", "nsca_random", "nsca", "nsca_frozen")
 N_ACTIONS = 15
 

@@ -1,6 +1,6 @@
 """Catastrophic-forgetting sanity check: does EWC keep pick-place after learning push?
 
-Protocol (the seed's, as in Continual World): train the NSCA BC policy (nsca.learning.bc) on
+Protocol (the plan's, as in Continual World): train the NSCA BC policy (nsca.learning.bc) on
 task A's scripted demos and evaluate A; then train the same network on task B's demos and
 evaluate B and A again. Conditions `no-ewc` and `ewc` share everything up to the end of task A
 (same seed -> the same A policy, cached in the run folder) and differ only in the EWC penalty

@@ -58,7 +58,7 @@ def read_run(folder: str | Path) -> TrainRun:
     path = folder / "config.json"
     saved = read_run_config(folder)
     if saved is None:
-        # Compatibility: run folders written before issue 13 hold {"train": <TrainConfig>, "model": <ModelConfig>}
+        # The older run-folder layout (results/ records made before provenance was written) holds {"train": <TrainConfig>, "model": <ModelConfig>}
         # (and, since the data's constants were recorded, "physics_constants"), without provenance.
         saved = read_json(path)
         if isinstance(saved, dict) and isinstance(saved.get("train"), dict):

@@ -1,11 +1,11 @@
-"""What the report concludes: the seed's "What success looks like" table with the measured numbers
-beside the seed's expectations, and the seed's §10 paragraph chosen by FINDING_RULE."""
+"""What the report concludes: the plan's "What success looks like" table with the measured numbers
+beside the plan's expectations, and the plan's §10 paragraph chosen by FINDING_RULE."""
 
 from __future__ import annotations
 
 from nsca.reporting.sections import Table, ci, fmt
 
-# The seed's §9 table, as the seed states it.
+# The plan's §9 table, as the plan states it.
 SEED_SUCCESS = (
     ("Meta-World (5 demos)", "65% ± 8%", "22% (random init)"),
     ("Meta-World (100 demos)", "95% ± 2%", "93%"),
@@ -21,7 +21,7 @@ FINDING_RULE = (
     "its 95% paired bootstrap CI is above 0 both against `none` and against plain BC (beating a baseline "
     "below the BC floor is not help); 'worse' = CI below 0 against `none`. "
     "(1) Curves: helps at the lowest demo count on every task and not worse at the highest on any -> "
-    "POSITIVE, the seed's key result holds. "
+    "POSITIVE, the plan's key result holds. "
     "(2) Curves: helps at the lowest count on some task but not at the next count there -> negative "
     "finding 1, 'priors help at few demos but not more' (narrow usefulness). "
     "(3) Curves: helps at some count on some tasks and at none on others -> negative finding 2, "
@@ -140,7 +140,7 @@ def _stat(comps: dict, task: str, demos: int, agent: str) -> str:
 
 
 def choose_finding(lethality: dict | None, curves: dict | None) -> dict:
-    """The seed §10 paragraph by FINDING_RULE: {"rule_applied", "kind", "title", "text"}."""
+    """The plan's §10 paragraph by FINDING_RULE: {"rule_applied", "kind", "title", "text"}."""
     if curves is not None:
         from nsca.experiments.lethality_curves import answer
 
@@ -153,7 +153,7 @@ def choose_finding(lethality: dict | None, curves: dict | None) -> dict:
             tasks = sorted({t for t, _, _ in pairs})
             if {t for t, _ in low_better} == set(tasks) and not high_worse:
                 stats = [_stat(comps, t, rows[0]["demos"], p) for t, p, rows in pairs]
-                return {"rule_applied": 1, "kind": "positive", "title": "The seed's key result holds",
+                return {"rule_applied": 1, "kind": "positive", "title": "The plan's key result holds",
                         "text": "The prior agent outperforms random init and plain BC at the lowest demo count on every task and is "
                                 "not worse at the highest: " + "; ".join(stats) + "."}
             narrow = [(t, p, rows) for t, p, rows in pairs if (t, p) in low_better and not rows[1][f"{p}_helps"]]
