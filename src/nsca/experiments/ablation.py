@@ -7,9 +7,11 @@ The seed's "Ablation study (N=20 seeds) -- statistical significance". Conditions
 - `bc`: plain BC on the same demos, the floor;
 - `no_pretraining`, `no_curiosity`, `no_ewc`: listed in the results as not applicable, with the
   reason -- the phase-0 agents use none of these, so there is nothing to switch off.
-The agent (`--agent-kind`) is the corrective agent (the prior in the policy) or the planner, as in
-the lethality test; every cell is a lethality cell (`nsca.experiments.lethality.run_cell`), so the
-same seed means the same demos, BC policy, layouts and planner noise in every condition.
+The agent (`--agent-kind`) is the planner (the strongest phase-0 agent, docs/lethality.md) or the
+corrective agent (the prior in the policy), as in the lethality test; every cell is a lethality
+cell (`nsca.experiments.lethality.run_cell`), so the same seed means the same demos, BC policy,
+layouts and planner noise in every condition. When no prior condition reaches plain BC, the
+report's first line says so.
 
 Statistics: across tasks, IQM and mean with 95% stratified bootstrap CIs, and the probability of
 improvement of the reference over each condition (rliable); the pairing by seed is kept in the
@@ -62,7 +64,8 @@ class AblationConfig(RunConfig):
     workers: int = field(2, "parallel worker processes")
     out: str = out_field("runs/ablation")
     agent_kind: Literal["corrective", "planner"] = field(
-        "corrective", "which agent carries the prior: corrective (in the policy) or planner (learned model + value)")
+        "planner", "which agent carries the prior: planner (the strongest phase-0 agent: MPPI around BC through the "
+                   "world model, goal cost) or corrective (the prior in the policy)")
     conditions: list[str] = field(list(CONDITIONS), f"conditions ({', '.join(CONDITIONS)})")
     tasks: list[str] = field(["pick-place", "push", "drawer-open", "reach", "button-press-topdown"], "Meta-World tasks")
     demos_list: list[int] = field([5, 10, 25, 100], "demo counts")
