@@ -44,7 +44,7 @@ def main() -> None:
     from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_batch
     from nsca.envs.metaworld_batch import MetaWorldBatch
     from nsca.experiments.lethality import EVAL_BATCH, calibrated_constants, validation_babble
-    from nsca.learning.agent import AgentConfig, Phase0Agent
+    from nsca.learning.agents import AgentConfig, make_agent
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="pick-place-v3")
@@ -58,7 +58,7 @@ def main() -> None:
     env = MetaWorldTask(args.task)
     demos = load_or_collect_demos(args.task, 0, 5, env=env)
     prior = None if args.prior == "none" else float(args.prior)
-    agent = Phase0Agent(AgentConfig(prior=prior), seed=0, constants=calibrated_constants(args.task, 800))
+    agent = make_agent(AgentConfig(prior=prior), seed=0, constants=calibrated_constants(args.task, 800))
     t = time.perf_counter()
     agent.fit(demos, babble=validation_babble(args.task))
     fit_s = time.perf_counter() - t
@@ -67,15 +67,17 @@ def main() -> None:
     with StepTimer() as seq_timer:
         t = time.perf_counter()
         seq = []
+        agent.start_evaluation()
         for i, layout in enumerate(layouts):
-            agent.reset(i)
-            seq.append(rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=args.steps))
+            act = lambda obs, i=i: agent.act_batch([i], obs[None], env.state(obs)[None])[0]  # noqa: E731
+            seq.append(rollout(env, layout, act, max_steps=args.steps))
         seq_s = time.perf_counter() - t
 
     batch = MetaWorldBatch(args.task, min(args.batch, len(layouts)))
     with StepTimer() as pool_timer:
         t = time.perf_counter()
-        pooled = rollout_batch(batch, layouts, agent.pool_actor(), max_steps=args.steps)
+        agent.start_evaluation()
+        pooled = rollout_batch(batch, layouts, agent.act_batch, max_steps=args.steps)
         pool_s = time.perf_counter() - t
 
     same = all(np.array_equal(a.actions, b.actions) and a.success == b.success for a, b in zip(seq, pooled))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nsca.cli import main
-from nsca.experiments.ablation import AblationConfig, ablation_cells, build_results, lethality_condition
+from nsca.experiments.ablation import AblationConfig, ablation_cells, build_results, lethality_condition, report_lines
 from nsca.priors.innate import LAWS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def test_conditions_map_to_lethality_cells_with_one_law_off():
     cells = ablation_cells(cfg)
     assert [c.condition for c in cells] == ["reach-v3/d3/prior_0.9", "reach-v3/d3/no_attachment", "reach-v3/d3/bc"]
     assert "attachment" not in cells[1].config["agent"]["laws"]
-    assert "laws" not in cells[0].config["agent"]  # all laws: the config the lethality cells were recorded with
+    assert cells[0].config["agent"]["laws"] == list(LAWS)
 
 
 def _records(rates: dict) -> list[dict]:
@@ -56,6 +56,16 @@ def test_results_pair_by_seed_aggregate_across_tasks_and_holm_correct():
     assert res["verdict"] == "prior_0.9 beats none@5 (Holm p < 0.05)"
     assert build_results(cfg, _records(rates)) == res  # seeded bootstrap: same numbers every time
     json.dumps(res, allow_nan=False)
+
+
+def test_the_first_line_says_when_no_prior_agent_reaches_bc():
+    cfg = AblationConfig(n_seeds=3, tasks=["reach"], demos_list=[5], bootstrap_reps=50, conditions=["prior_0.9", "none", "bc"])
+    rates = {("reach-v3", "prior_0.9"): [0.2, 0.3, 0.25], ("reach-v3", "none"): [0.5, 0.5, 0.5],
+             ("reach-v3", "bc"): [0.4, 0.4, 0.45]}
+    first = report_lines(build_results(cfg, _records(rates)))[0]
+    assert first.startswith("No prior agent reaches plain BC") and "prior_0.9, 0.250 vs BC 0.417" in first
+    rates[("reach-v3", "prior_0.9")] = [0.5, 0.5, 0.5]  # at the floor: nothing to say first
+    assert report_lines(build_results(cfg, _records(rates)))[0].startswith("Ablation:")
 
 
 def test_tiny_preset_end_to_end_and_resumes(tmp_path, capsys):

@@ -17,7 +17,7 @@ from nsca.config import field
 from nsca.errors import UsageError
 from nsca.experiments import protocol
 from nsca.experiments.protocol import RunConfig, SanityCheck, Verdict, seed_bars, seeds_field
-from nsca.utils.provenance import git_commit
+from nsca.utils.provenance import git_state
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _stamps(out):
 def test_one_run_folder_layout_and_strict_results(tmp_path):
     out = tmp_path / "toy"
     cfg = ToyConfig(out=str(out))
-    git_commit.cache_clear()  # read once per process: read it now, for this checkout's HEAD now
+    git_state.cache_clear()  # read once per process: read it now, for this checkout's HEAD now
     before = time.time()
     results = protocol.run_experiment(TOY, cfg)
     after = time.time()
@@ -179,7 +179,7 @@ def test_a_changed_sanity_config_is_refused_through_the_cli(tmp_path, capsys):
 def test_lethality_goes_through_the_driver_with_its_results_keys(tmp_path, capsys):
     out = tmp_path / "leth"
     args = ["lethality", "--task", "reach-v2", "--demos", "2", "--eval-episodes", "1", "--episode-steps", "3",
-            "--agent.bc-steps", "5", "--agent.world-model-steps", "5", "--agent.reward-steps", "5",
+            "--agent.bc-steps", "5", "--agent.world-model-steps", "5",
             "--agent.planner.horizon", "2", "--agent.planner.samples", "4", "--calibration-steps", "40",
             "--priors", "none", "--seeds", "1", "--workers", "1", "--out", str(out)]
     assert main(args) == 0
@@ -190,4 +190,4 @@ def test_lethality_goes_through_the_driver_with_its_results_keys(tmp_path, capsy
     assert {"table", "comparisons", "verdict", "verdict_text", "verdict_rule", "grid", "task", "demos", "n_seeds",
             "eval_episodes", "wall_time_s", "provenance"} <= set(results)
     assert set(results["table"]) == {"none", "bc"} and results["n_seeds"] == 1
-    assert (out / "report.txt").read_text().startswith("Lethality test (default grid): reach-v2, 2 demos, 1 seeds")
+    assert (out / "report.txt").read_text().startswith("Lethality test (default grid, preset default): reach-v2, 2 demos, 1 seeds")

@@ -12,13 +12,12 @@ import pytest
 import torch
 
 from nsca.cli import main
-from nsca.envs.metaworld import MetaWorldTask, goal, load_or_collect_demos
-from nsca.experiments.lethality import verdict
-from nsca.learning.agent import AgentConfig, Phase0Agent
-from nsca.learning.planner import PlannerConfig
+from nsca.envs.metaworld import MetaWorldTask, load_or_collect_demos
+from nsca.experiments.lethality import preregistered, validation_babble, verdict
+from nsca.learning.agents import AgentConfig, make_agent
 
 TINY = ["--task", "pick-place-v2", "--demos", "2", "--eval-episodes", "2", "--episode-steps", "12",
-        "--agent.bc-steps", "30", "--agent.world-model-steps", "30", "--agent.reward-steps", "30",
+        "--agent.bc-steps", "30", "--agent.world-model-steps", "30",
         "--agent.planner.horizon", "2", "--agent.planner.samples", "8", "--workers", "1"]
 
 
@@ -33,16 +32,18 @@ def _metrics(out: Path) -> dict:
 
 
 def test_tiny_grid_end_to_end_and_deterministic(tmp_path, capsys):
-    args = [*TINY, "--n-seeds", "1", "--priors", "0.9", "none"]
+    args = [*TINY, "--n-seeds", "1", "--priors", "0.9", "none", "learned_w_0.9"]
     assert main(["lethality", *args, "--out", str(tmp_path / "a")]) == 0
     printed = capsys.readouterr().out
-    assert "Verdict:" in printed and "prior_0.9" in printed and "bc" in printed
+    assert "Verdict:" in printed and "prior_0.9" in printed and "bc" in printed and "departure rate" in printed
     for name in ("results.json", "results.csv", "success.png", "config.yaml", "report.txt"):
         assert (tmp_path / "a" / name).stat().st_size > 0
     report = json.loads((tmp_path / "a" / "results.json").read_text())
-    assert set(report["table"]) == {"prior_0.9", "none", "bc"}
-    assert report["table"]["prior_0.9"]["prior_weight_final"] != pytest.approx(0.9, abs=1e-6)  # it trained
+    assert set(report["table"]) == {"prior_0.9", "none", "learned_w_0.9", "bc"}
+    assert report["table"]["prior_0.9"]["prior_weight_final"] == pytest.approx(0.9, abs=1e-6)  # held fixed
+    assert report["table"]["learned_w_0.9"]["prior_weight_final"] != pytest.approx(0.9, abs=1e-6)  # it trained
     assert report["table"]["none"]["prior_weight_final"] == 0.0
+    assert report["table"]["bc"]["departure_rate"] is None and report["table"]["none"]["departure_rate"] is not None
     assert main(["lethality", *args, "--out", str(tmp_path / "b")]) == 0
     assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
 
@@ -57,10 +58,13 @@ def test_tiny_grid_end_to_end_and_deterministic(tmp_path, capsys):
         (["--priors", "0.9", "heavy"], "not a number"),
         (["--eval-episodes", "ten"], "integer"),
         (["--agent.planner.horizon", "0"], "--agent.planner.horizon must be at least 1"),
-        (["--agent.planner.temperature", "-1"], "temperature must be > 0"),
-        (["--agent.objective", "vibes"], "invalid choice"),
-        (["--agent.policy", "mlp"], "invalid choice"),
+        (["--agent.planner.temperature", "-1"], "--agent.planner.temperature must be > 0"),
+        (["--agent.cost.grasp", "-1"], "--agent.cost.grasp must be >= 0"),
+        (["--agent.score", "vibes"], "invalid choice"),
         (["--agent.architecture", "huge"], "--agent.architecture must be one of"),
+        (["--demos-list", "5", "0"], "--demos-list needs counts of at least 1"),
+        (["--layout-base", "5"], "--layout-base must be in"),
+        (["--preset", "confirm", "--n-seeds", "3"], "--n-seeds of the pre-registered confirmation must be >= 15"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, bad, message):
@@ -116,60 +120,87 @@ def test_killed_run_resumes_without_redoing_finished_cells(tmp_path):
     assert first.stat().st_mtime_ns == stamp  # finished cells were not redone
 
 
-@pytest.mark.parametrize("policy", ["bc", "nsca"])
-def test_changing_the_prior_changes_the_actions_taken(policy):
+def test_changing_the_prior_changes_the_actions_taken():
+    """The causal path with the default planner (gate, horizon, samples, cost): only the training
+    budgets are tiny. The barely-trained 0.9 model is mostly the calibrated laws, so its validated
+    error is small and plans pass the gate; without the prior the model is far off."""
+    from nsca.experiments.lethality import calibrated_constants
     from nsca.model.nsca import NSCAModel
     from nsca.priors.adaptive import AdaptivePhysicsPrior
 
     env = MetaWorldTask("pick-place-v3")
     demos = load_or_collect_demos("pick-place-v3", 0, 2, env=env)
-    planner = PlannerConfig(horizon=3, samples=16)
+    babble = validation_babble("pick-place-v3")
+    constants = calibrated_constants("pick-place-v3", 800)
     agents = {}
     for prior in (0.9, 0.1, None):
-        agent = Phase0Agent(AgentConfig(prior=prior, bc_steps=100, world_model_steps=100, reward_steps=100, policy=policy,
-                                        validated_temperature=False, planner=planner), seed=0)
-        agent.fit(demos)
+        agent = make_agent(AgentConfig(prior=prior, bc_steps=100, world_model_steps=100), seed=0, constants=constants)
+        agent.fit(demos, babble=babble)
         agents[prior] = agent
+    assert agents[0.9].cfg.gate and agents[0.9].planner_cfg.min_advantage > 0  # the default: gated
     # One model stack: the world model is the NSCA model's AdaptivePhysicsPrior head.
     assert isinstance(agents[0.9].model, NSCAModel)
     assert isinstance(agents[0.9].model.world_model.physics, AdaptivePhysicsPrior)
     # Same seed: the behaviour policy is identical, only the world model differs.
-    if policy == "bc":
-        shared = lambda a: list(a.plain_bc.parameters())  # noqa: E731
-    else:  # the NSCA policy path: encoders, fusion, policy head
-        shared = lambda a: [p for n, p in a.model.named_parameters() if not n.startswith("world_model.")]  # noqa: E731
-    assert len(shared(agents[0.9])) >= 6
-    for a, b in zip(shared(agents[0.9]), shared(agents[0.1])):
+    for a, b in zip(agents[0.9].bc.parameters(), agents[0.1].bc.parameters()):
         assert torch.equal(a, b)
     physics = lambda a: list(a.model.world_model.physics.residual.parameters())  # noqa: E731
     assert any(not torch.equal(a, b) for a, b in zip(physics(agents[0.9]), physics(agents[0.1])))
-    obs, states = demos[1].obs[::5], demos[1].states[::5]
+    obs, states = demos[1].obs[:-1:4], demos[1].states[:-1:4]
     actions = {}
     for prior, agent in agents.items():
-        agent.reset(0)
-        actions[prior] = np.stack([agent.act(st, goal(o)) for st, o in zip(states, obs)])
+        agent.start_evaluation()
+        actions[prior] = agent.act_batch(list(range(len(obs))), obs, states)
+    assert agents[0.9].plan_stats["departed"] > 0
     assert np.abs(actions[0.9] - actions[0.1]).max() > 1e-3
     assert np.abs(actions[0.9] - actions[None]).max() > 1e-3
 
 
+def _cmp(diff, rel, lo, p):
+    return {"diff_abs": diff, "diff_rel": rel, "diff_ci95": [lo, lo + 0.2], "p_paired_t": p, "n": 15,
+            "per_seed_diff": [diff + 0.01 * (i % 3 - 1) for i in range(15)]}
+
+
 def test_verdict_rule():
-    def cmp(diff, rel, lo):
-        return {"diff_abs": diff, "diff_rel": rel, "diff_ci95": [lo, lo + 0.2]}
+    from nsca.stats import holm
 
-    assert verdict({"prior_0.9 vs prior_0.5": cmp(0.3, 1.0, 0.1), "prior_0.1 vs prior_0.9": cmp(-0.3, -0.5, -0.5)})["verdict"] == "validated"
-    assert verdict({"prior_0.9 vs prior_0.5": cmp(0.3, 1.0, -0.1), "prior_0.1 vs prior_0.9": cmp(-0.3, -0.5, -0.5)})["verdict"] == "too_weak"
-    assert verdict({"prior_0.9 vs prior_0.5": cmp(0.05, 0.1, 0.01), "prior_0.1 vs prior_0.9": cmp(0.0, 0.0, -0.1)})["verdict"] == "too_weak"
-    assert verdict({"prior_0.9 vs prior_0.5": cmp(0.0, 0.0, -0.1), "prior_0.1 vs prior_0.9": cmp(0.3, 1.0, 0.1)})["verdict"] == "hurting"
+    def judged(gate, vs_none, vs_bc, departure=(0.1, 0.1, 0.02)):
+        contrasts = {"prior_0.9 vs prior_0.5": gate, "prior_0.9 vs none": vs_none, "prior_0.9 vs bc": vs_bc}
+        for c, p in zip(contrasts.values(), holm([c["p_paired_t"] for c in contrasts.values()])):
+            lo, hi = c["diff_ci95"]
+            c.update(p_holm=p, established=p < 0.05 and (lo > 0 or hi < 0), mde=0.07)
+        table = {c: {"departure_rate": d} for c, d in zip(("prior_0.9", "prior_0.5", "none"), departure)}
+        return verdict(contrasts, table)
+
+    flat = _cmp(0.0, 0.0, -0.1, 0.9)
+    win = judged(_cmp(0.1, 0.3, 0.05, 0.001), _cmp(0.1, 0.3, 0.05, 0.001), flat)
+    assert win["verdict"] == "validated" and "departure rate prior_0.9 10.0%" in win["verdict_text"]
+    assert judged(_cmp(0.05, 0.1, 0.01, 0.001), flat, flat)["verdict"] == "too_weak"  # established, but < 20%
+    assert judged(_cmp(0.1, 0.3, 0.05, 0.04), flat, flat)["verdict"] == "too_weak"  # Holm: 0.04 x 3 > 0.05
+    assert judged(_cmp(-0.1, -0.3, -0.25, 0.001), flat, flat)["verdict"] == "hurting"
+    assert judged(flat, _cmp(-0.1, -0.3, -0.25, 0.001), flat)["verdict"] == "hurting"
+    # Departure rate 0: nothing was planned, so nothing is said about the prior, whatever the numbers.
+    never = judged(_cmp(0.1, 0.3, 0.05, 0.001), flat, flat, departure=(0.0, 0.0, 0.0))
+    assert never["verdict"] == "uninformative" and "too weak" not in never["verdict_text"]
+    assert never["verdict_text"].startswith("uninformative: the agent never used the model (departure rate prior_0.9 0.0%")
+    for v in (win, never):
+        assert "MDE" in v["verdict_text"] and "Holm p" in v["verdict_text"]
 
 
-def test_own_prior_learning_rate_lets_the_weight_move_further():
-    demos = load_or_collect_demos("pick-place-v3", 0, 2)
-    moved = {}
-    for prior_lr in (1e-3, 1e-2):  # the shared lr vs rho's own (the one recipe's default)
-        agent = Phase0Agent(AgentConfig(prior=0.9, bc_steps=0, reward_steps=0, world_model_steps=100,
-                                        prior_lr=prior_lr, validated_temperature=False), seed=0)
-        moved[prior_lr] = abs(agent.fit(demos)["prior_weight"] - 0.9)
-    assert moved[1e-2] > 3 * moved[1e-3] > 0
+def test_preregistered_contrasts_are_holm_adjusted_with_their_paired_cis():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.2, 0.5, 15)
+    rates = {"prior_0.9": (base + 0.12 + rng.normal(0, 0.05, 15)).tolist(), "prior_0.5": base.tolist(),
+             "none": (base + 0.11 + rng.normal(0, 0.05, 15)).tolist(), "bc": (base + rng.normal(0, 0.3, 15)).tolist()}
+    out = preregistered(rates)
+    assert list(out) == ["prior_0.9 vs prior_0.5", "prior_0.9 vs none", "prior_0.9 vs bc"]
+    gate = out["prior_0.9 vs prior_0.5"]
+    assert gate["established"] and gate["p_holm"] >= gate["p_paired_t"] and 0 < gate["mde"] < gate["diff_abs"]
+    lo, hi = gate["diff_rel_ci95"]
+    assert 0 < lo < gate["diff_rel"] < hi
+    assert not out["prior_0.9 vs none"]["established"]  # +0.01 with SD 0.07: within the noise
+    assert out["prior_0.9 vs bc"]["mde"] > gate["mde"]  # noisier differences: a larger effect is needed
+    json.dumps(out, allow_nan=False)
 
 
 def test_diagnostics_measure_off_demo_model_error_and_planner_departure():
@@ -185,41 +216,6 @@ def test_diagnostics_measure_off_demo_model_error_and_planner_departure():
     assert c["none"]["hand_err_mm"] > d["const_velocity_hand_err_mm"]
 
 
-def test_pessimistic_score_penalises_disagreement():
-    from nsca.learning.agent import PessimisticScore
-
-    class Const(torch.nn.Module):
-        def __init__(self, v):
-            super().__init__()
-            self.v = v
-
-        def forward(self, x):
-            return torch.full((x.shape[0], 1), self.v)
-
-    x = torch.zeros(2, 3)
-    agree = PessimisticScore([Const(0.5), Const(0.5)], pessimism=1.0)(x)
-    disagree = PessimisticScore([Const(0.2), Const(0.8)], pessimism=1.0)(x)
-    assert torch.allclose(agree, torch.full((2, 1), 0.5))
-    assert (disagree < agree - 0.3).all()  # same mean, penalised by the spread
-
-
-def test_reward_ensemble_changes_the_plan_but_not_the_shared_networks():
-    demos = load_or_collect_demos("pick-place-v3", 0, 2)
-    budget = dict(prior=0.9, bc_steps=50, world_model_steps=50, reward_steps=50, validated_temperature=False,
-                  planner=PlannerConfig(horizon=2, samples=8))
-    single = Phase0Agent(AgentConfig(**budget), seed=0)
-    single.fit(demos)
-    ensemble = Phase0Agent(AgentConfig(**budget, reward_ensemble=3), seed=0)
-    ensemble.fit(demos)
-    for a, b in zip(single.model.parameters(), ensemble.model.parameters()):
-        assert torch.equal(a, b)
-    obs, states = demos[0].obs[::6], demos[0].states[::6]
-    single.reset(0)
-    ensemble.reset(0)
-    plans = [np.stack([agent.act(st, goal(o)) for st, o in zip(states, obs)]) for agent in (single, ensemble)]
-    assert np.abs(plans[0] - plans[1]).max() > 1e-4
-
-
 def test_decomposition_grid_runs_every_cell_of_the_2x2_and_pairs_them(tmp_path):
     """The 2x2 + corrective + BC at a tiny budget through the real code path (simulator model,
     Meta-World's reward on predicted states); strict JSON; paired comparisons present."""
@@ -227,16 +223,17 @@ def test_decomposition_grid_runs_every_cell_of_the_2x2_and_pairs_them(tmp_path):
 
     args = ["--task", "reach-v2", "--demos", "2", "--eval-episodes", "1", "--sim-eval-episodes", "1",
             "--episode-steps", "3", "--agent.bc-steps", "5", "--agent.world-model-steps", "5",
-            "--agent.reward-steps", "5", "--agent.planner.horizon", "2", "--agent.planner.samples", "4",
+            "--agent.planner.horizon", "2", "--agent.planner.samples", "4",
             "--workers", "1", "--calibration-steps", "40",
             "--grid", "decomposition", "--priors", "0.9", "none", "--n-seeds", "2", "--out", str(tmp_path / "d")]
     assert main(["lethality", *args]) == 0
     text = (tmp_path / "d" / "results.json").read_text()
     report = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
-    assert set(report["table"]) == {"prior_0.9", "prior_0.9+true", "none", "none+true", "sim+learned", "sim+true",
-                                    "corrective_0.9", "corrective_none", "bc"}
-    c = report["comparisons"]["prior_0.9+true vs none+true"]
-    assert c["n"] == 2 and len(c["per_seed_diff"]) == 2 and "p_wilcoxon" in c
+    assert set(report["table"]) == {"prior_0.9", "prior_0.9+true", "none", "none+true", "sim+cost", "sim+true",
+                                    "corrective_0.9", "corrective_none", "bc", "bc_augmented"}
+    for pair in ("prior_0.9+true vs none+true", "corrective_0.9 vs bc_augmented", "sim+cost vs bc"):
+        c = report["comparisons"][pair]
+        assert c["n"] == 2 and len(c["per_seed_diff"]) == 2 and "p_wilcoxon" in c
 
 
 @pytest.mark.parametrize(
@@ -244,9 +241,8 @@ def test_decomposition_grid_runs_every_cell_of_the_2x2_and_pairs_them(tmp_path):
     [
         (["--grid", "curves", "--curve-agents", "bc", "telepathy"], "unknown agent or condition"),
         (["--grid", "curves", "--demos-list", "5", "0"], "--demos-list"),
-        (["--demos", "1"], "needs at least 2 demos"),
-        (["--grid", "curves", "--demos-list", "1", "5"], "needs at least 2 demos"),
-        (["--grid", "curves", "--curve-agents", "none+oracle"], "unknown reward kind"),
+        (["--grid", "curves", "--curve-agents", "none+oracle"], "unknown score"),
+        (["--priors", "0.9", "learned_w_none"], "no weight to learn"),
         (["--grid", "curves", "--tasks", "pick-plaice"], "unknown Meta-World task"),
     ],
 )
@@ -282,7 +278,7 @@ def test_curves_grid_end_to_end_answers_per_task_and_plots(tmp_path, capsys):
     answer from paired CIs, and the data-efficiency plot."""
     args = ["--grid", "curves", "--tasks", "reach", "--demos-list", "2", "3", "--curve-agents", "bc", "none",
             "corrective_0.9", "--n-seeds", "2", "--eval-episodes", "1", "--episode-steps", "3",
-            "--agent.bc-steps", "5", "--agent.world-model-steps", "5", "--agent.reward-steps", "5",
+            "--agent.bc-steps", "5", "--agent.world-model-steps", "5",
             "--agent.planner.horizon", "2", "--agent.planner.samples", "4", "--workers", "1",
             "--calibration-steps", "40", "--out", str(tmp_path / "c")]
     assert main(["lethality", *args]) == 0
@@ -297,10 +293,34 @@ def test_curves_grid_end_to_end_answers_per_task_and_plots(tmp_path, capsys):
 def test_comparison_pairs_pair_each_prior_with_its_no_prior_counterpart():
     from nsca.experiments.lethality import comparison_pairs
 
-    # A grid of the +true planners alone (the confirmatory run) still compares prior with no prior.
+    # A grid of the +true planners alone still compares prior with no prior.
     assert comparison_pairs(["t/d5/prior_0.9+true", "t/d5/none+true"]) == [("t/d5/prior_0.9+true", "t/d5/none+true")]
-    pairs = comparison_pairs(["prior_0.9", "none", "prior_0.9+true", "none+true", "corrective_0.9", "corrective_none", "bc"])
+    pairs = comparison_pairs(["prior_0.9", "none", "prior_0.9+true", "none+true", "corrective_0.9", "corrective_none",
+                              "bc", "bc_augmented", "learned_w_0.9"])
     for want in (("prior_0.9", "none"), ("prior_0.9+true", "none+true"), ("corrective_0.9", "corrective_none"),
-                 ("corrective_0.9", "bc"), ("none", "bc")):
+                 ("corrective_0.9", "bc_augmented"), ("corrective_0.9", "bc"), ("none", "bc"),
+                 ("learned_w_0.9", "prior_0.9"), ("prior_0.9", "bc")):
         assert want in pairs
     assert len(pairs) == len(set(pairs))
+
+
+def test_screening_variants_are_the_lethality_cells_with_their_flags(tmp_path):
+    """The screen trains once per (seed, prior) and re-gates per variant: each variant's episodes
+    are those of a lethality cell run with that variant's flags."""
+    import dataclasses
+
+    from nsca.experiments.lethality import LethalityConfig, cell_config, run_cell
+    from nsca.experiments.lethality_screen import screen
+
+    base = {"first_seed": 900, "n_seeds": 1, "layout_base": 12_000_000, "eval_episodes": 2, "episode_steps": 12,
+            "demos": 2}
+    budget = {"bc_steps": 30, "world_model_steps": 30}
+    out = screen("pick-place-v3", ["0.9"], [15], [0.0], ["0.2", "validated"], base=base, overrides=budget)
+    rows = {t: out["variants"][f"horizon 15, grasp 0, temperature {t}"]["0.9"] for t in ("0.2", "validated")}
+    for temperature, row in rows.items():
+        agent = dataclasses.replace(AgentConfig(**budget), validated_temperature=temperature == "validated")
+        cell = cell_config(LethalityConfig(task="pick-place-v3", **base, agent=agent), "prior_0.9", 900)
+        metrics = run_cell(cell, tmp_path)
+        assert metrics["success_rate"] == row["success"][0] and metrics["mean_return"] == pytest.approx(row["return"][0])
+        assert metrics["planner_departure_rate"] == row["departure_rate"][0]
+    assert rows["0.2"]["departure_rate"][0] > 0 and rows["0.2"]["return"] != rows["validated"]["return"]

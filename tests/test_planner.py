@@ -6,7 +6,8 @@ import torch
 
 from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_batch
 from nsca.envs.metaworld_batch import MetaWorldBatch
-from nsca.learning.agent import FEATURE_DIM, AgentConfig, Phase0Agent, features
+from nsca.learning.agents import AgentConfig, make_agent
+from nsca.learning.agents.base import FEATURE_DIM, features
 from nsca.learning.bc import BCPolicy
 from nsca.learning.planner import PlannerConfig, mppi_action, mppi_actions
 from nsca.priors.state import STATE_DIM
@@ -72,44 +73,48 @@ def test_pool_rollouts_equal_one_episode_at_a_time():
     task = "pick-place-v3"
     env = MetaWorldTask(task)
     demos = load_or_collect_demos(task, 0, 2, env=env)
-    agent = Phase0Agent(AgentConfig(prior=0.9, bc_steps=40, world_model_steps=40, reward_steps=40,
-                                    validated_temperature=False, planner=PlannerConfig(horizon=2, samples=8)), seed=0)
+    agent = make_agent(AgentConfig(prior=0.9, bc_steps=40, world_model_steps=40, gate=False,
+                                   planner=PlannerConfig(horizon=2, samples=8)), seed=0)
     agent.fit(demos)
     layouts = eval_layout_seeds(3)
+    agent.start_evaluation()
     alone = []
     for i, layout in enumerate(layouts):
-        agent.reset(i)
-        alone.append(rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=15))
+        act = lambda obs, i=i: agent.act_batch([i], obs[None], env.state(obs)[None])[0]  # noqa: E731
+        alone.append(rollout(env, layout, act, max_steps=15))
     batch = MetaWorldBatch(task, 2)  # 2 slots for 3 episodes: a slot takes the next layout
-    pooled = rollout_batch(batch, layouts, agent.pool_actor(), max_steps=15)
+    agent.start_evaluation()
+    pooled = rollout_batch(batch, layouts, agent.act_batch, max_steps=15)
     for a, b in zip(alone, pooled):
         assert a.layout_seed == b.layout_seed
         assert np.array_equal(a.actions, b.actions) and np.array_equal(a.states, b.states)
 
 
-def test_validated_temperature_combines_held_out_value_error_and_model_error_on_babbling():
+def test_the_gate_is_the_models_validated_score_error_on_babbling():
     from nsca.priors.calibrate import self_observe
 
     env = MetaWorldTask("pick-place-v3")
     demos = load_or_collect_demos("pick-place-v3", 0, 3, env=env)
     babble = self_observe(env, 60, seed=1)
-    budget = dict(bc_steps=30, world_model_steps=60, reward_steps=60, planner=PlannerConfig(horizon=3, discount=0.9))
+    budget = dict(bc_steps=30, world_model_steps=60, planner=PlannerConfig(horizon=3, discount=0.9))
     infos = {}
     for prior in (0.9, None):
-        agent = Phase0Agent(AgentConfig(prior=prior, **budget), seed=0)
+        agent = make_agent(AgentConfig(prior=prior, **budget), seed=0)
         infos[prior] = info = agent.fit(demos, babble=babble)
-        assert info["value_heldout_rmse"] > 0 and info["model_score_rmse"] > 0
-        want = np.hypot(info["value_heldout_rmse"] * (1 + 0.9 + 0.81), info["model_score_rmse"])
-        assert np.isclose(agent.planner_cfg.temperature, want) and not agent.planner_cfg.relative_temperature
-    # Same seed: the value (and its held-out error) is shared; only the model's part differs.
-    assert infos[0.9]["value_heldout_rmse"] == infos[None]["value_heldout_rmse"]
-    assert infos[0.9]["model_score_rmse"] != infos[None]["model_score_rmse"]
+        assert info["model_score_rmse"] > 0 and agent.planner_cfg.min_advantage == info["model_score_rmse"]
+        assert agent.planner_cfg.temperature == budget["planner"].temperature  # relative to the candidates' spread
+    # The prior's model predicts the hand under arbitrary actions better than a residual fitted to 3 demos.
+    assert infos[0.9]["model_score_rmse"] < infos[None]["model_score_rmse"]
+    validated = make_agent(AgentConfig(prior=0.9, validated_temperature=True, **budget), seed=0)
+    error = validated.fit(demos, babble=babble)["model_score_rmse"]
+    assert validated.planner_cfg.temperature == error == infos[0.9]["model_score_rmse"]
+    assert not validated.planner_cfg.relative_temperature
     with pytest.raises(ValueError, match="self-observed transitions"):
-        Phase0Agent(AgentConfig(prior=None, **budget), seed=0).fit(demos)
-    # Off: the fixed temperature.
-    plain = Phase0Agent(AgentConfig(prior=None, validated_temperature=False, **budget), seed=0)
+        make_agent(AgentConfig(prior=None, **budget), seed=0).fit(demos)
+    # Off: the fixed temperature and no gate.
+    plain = make_agent(AgentConfig(prior=None, gate=False, **budget), seed=0)
     plain.fit(demos)
-    assert plain.planner_cfg.temperature == PlannerConfig().temperature
+    assert plain.planner_cfg == budget["planner"]
 
 
 def test_min_advantage_keeps_bc_unless_the_plan_beats_it_by_the_margin():
@@ -117,9 +122,14 @@ def test_min_advantage_keeps_bc_unless_the_plan_beats_it_by_the_margin():
     s, g = torch.randn(1, STATE_DIM), torch.randn(1, 3)
     bc = policy(s, g)[0][0]
     up = lambda s_, a, g_, r: a[:, 0]  # noqa: E731  (candidates differ by up to ~1 in score)
-    for margin, departs in ((10.0, False), (0.01, True)):
+    for margin, departs in ((10.0, False), (0.01, True), (None, True)):
         stats = {}
         plan = mppi_action(model_step, policy, up, s, g, PlannerConfig(temperature=0.01, min_advantage=margin),
                            torch.Generator().manual_seed(0), stats)
         assert stats == {"plans": 1, "departed": int(departs)}
         assert torch.allclose(plan, bc, atol=1e-6) != departs
+    # A margin of 0 (the simulator: no model error) still asks for a positive gain.
+    flat = lambda s_, a, g_, r: torch.zeros(s_.shape[0])  # noqa: E731
+    stats = {}
+    plan = mppi_action(model_step, policy, flat, s, g, PlannerConfig(min_advantage=0.0), torch.Generator().manual_seed(0), stats)
+    assert stats == {"plans": 1, "departed": 0} and torch.allclose(plan, bc, atol=1e-6)

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
-from nsca.errors import UsageError
+from nsca.errors import ConfigError, UsageError
 
 T = TypeVar("T")
 
@@ -132,7 +132,10 @@ def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)
     if callable(validate):
-        validate()
+        try:
+            validate()
+        except ConfigError as exc:
+            raise exc.within(prefix.rstrip(".")) if prefix else exc from None
     return obj
 
 
@@ -217,4 +220,28 @@ def resolve(cls: type[T], args: argparse.Namespace, config_path: str | Path | No
     data: dict = dict(base or {})
     if config_path:
         data = _merge(data, load_yaml(config_path))
-    return from_dict(cls, _merge(data, _flag_values(cls, args)))
+    try:
+        return from_dict(cls, _merge(data, _flag_values(cls, args)))
+    except ConfigError as exc:  # the library names the field; the user typed a flag
+        raise UsageError(f"{flag_name(cls, exc.field)} {exc.problem}") from None
+
+
+def flag_name(cls: type, path: str) -> str:
+    """The command-line flag of a config field given by its dotted path (`agent.planner.horizon`
+    -> `--agent.planner.horizon`, `n_seeds` -> `--n-seeds`); a path that names no field is
+    returned as it is."""
+    parts = path.split(".")
+    prefix, tp = "", cls
+    for i, name in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(tp)} if dataclasses.is_dataclass(tp) else {}
+        if name not in fields:
+            return path
+        f = fields[name]
+        sub = typing.get_type_hints(tp)[name]
+        if i < len(parts) - 1:
+            prefix, tp = f"{prefix}{name}.", sub
+            continue
+        own = "--" + name.replace("_", "-")
+        flags = [x if x.startswith("--") else "--" + x for x in f.metadata.get("flags", ())]
+        return "--" + prefix + (own if not flags or own in flags else flags[0]).lstrip("-")
+    return path

@@ -7,9 +7,11 @@ The seed's "Ablation study (N=20 seeds) -- statistical significance". Conditions
 - `bc`: plain BC on the same demos, the floor;
 - `no_pretraining`, `no_curiosity`, `no_ewc`: listed in the results as not applicable, with the
   reason -- the phase-0 agents use none of these, so there is nothing to switch off.
-The agent (`--agent-kind`) is the corrective agent (the prior in the policy) or the planner, as in
-the lethality test; every cell is a lethality cell (`nsca.experiments.lethality.run_cell`), so the
-same seed means the same demos, BC policy, layouts and planner noise in every condition.
+The agent (`--agent-kind`) is the planner (the strongest phase-0 agent, docs/lethality.md) or the
+corrective agent (the prior in the policy), as in the lethality test; every cell is a lethality
+cell (`nsca.experiments.lethality.run_cell`), so the same seed means the same demos, BC policy,
+layouts and planner noise in every condition. When no prior condition reaches plain BC, the
+report's first line says so.
 
 Statistics: across tasks, IQM and mean with 95% stratified bootstrap CIs, and the probability of
 improvement of the reference over each condition (rliable); the pairing by seed is kept in the
@@ -28,11 +30,11 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from nsca.config import field, presets
-from nsca.errors import UsageError
+from nsca.errors import ConfigError, UsageError
 from nsca.experiments.lethality import LethalityConfig, cell_config
 from nsca.experiments.lethality import run_cell as run_cell  # the runner's workers import it from here
 from nsca.experiments.protocol import Experiment, RunConfig, out_field, seeds_field
-from nsca.learning.agent import AgentConfig
+from nsca.learning.agents import AgentConfig
 from nsca.priors.innate import LAWS
 from nsca.runner import Cell
 from nsca.stats import holm, interval_estimates, paired_compare, performance_profile, probability_of_improvement
@@ -62,7 +64,8 @@ class AblationConfig(RunConfig):
     workers: int = field(2, "parallel worker processes")
     out: str = out_field("runs/ablation")
     agent_kind: Literal["corrective", "planner"] = field(
-        "corrective", "which agent carries the prior: corrective (in the policy) or planner (learned model + value)")
+        "planner", "which agent carries the prior: planner (the strongest phase-0 agent: MPPI around BC through the "
+                   "world model, goal cost) or corrective (the prior in the policy)")
     conditions: list[str] = field(list(CONDITIONS), f"conditions ({', '.join(CONDITIONS)})")
     tasks: list[str] = field(["pick-place", "push", "drawer-open", "reach", "button-press-topdown"], "Meta-World tasks")
     demos_list: list[int] = field([5, 10, 25, 100], "demo counts")
@@ -89,9 +92,10 @@ class AblationConfig(RunConfig):
             raise UsageError("--tasks needs at least one task")
         if not self.demos_list or any(d < 1 for d in self.demos_list):
             raise UsageError(f"--demos-list needs counts of at least 1, got {self.demos_list}")
-        self.agent.validate()
-        if self.agent_kind == "planner" and self.agent.validated_temperature and min(self.demos_list) < 2:
-            raise UsageError("the planner's --agent.validated-temperature holds one demo out: --demos-list needs >= 2")
+        try:
+            self.agent.validate()
+        except ConfigError as exc:
+            raise exc.within("agent") from None
 
     def lethality(self) -> LethalityConfig:
         """The lethality config whose cells these are (task and demos are set per cell)."""
@@ -164,7 +168,25 @@ def build_results(cfg: AblationConfig, records: list[dict]) -> dict:
     return {"reference": REFERENCE, "agent_kind": cfg.agent_kind, "conditions": run, "tasks": tasks, "n_seeds": cfg.n_seeds,
             "demos_list": list(cfg.demos_list), "by_demos": by_demos, "rule": RULE, "family_size": len(family),
             "not_applicable": {c: NOT_APPLICABLE[c] for c in cfg.conditions if c in NOT_APPLICABLE},
-            "verdict": _verdict(by_demos)}
+            "verdict": _verdict(by_demos), "floor": floor_note(by_demos)}
+
+
+def floor_note(by_demos: dict) -> str | None:
+    """A sentence when no prior condition reaches plain BC's mean at some demo count: then every
+    comparison with the reference is between agents below the floor, and the report says so first."""
+    notes = []
+    for demos, block in by_demos.items():
+        rows = block["conditions"]
+        priors = {c: r["mean"] for c, r in rows.items() if c not in ("bc", "none")}
+        if "bc" not in rows or not priors:
+            continue
+        best = max(priors, key=priors.get)
+        if priors[best] < rows["bc"]["mean"]:
+            notes.append(f"{demos} demos: the best, {best}, {priors[best]:.3f} vs BC {rows['bc']['mean']:.3f}")
+    if not notes:
+        return None
+    return ("No prior agent reaches plain BC (" + "; ".join(notes) + "): every comparison below is between agents "
+            "under the floor.")
 
 
 def _verdict(by_demos: dict) -> str:
@@ -182,7 +204,8 @@ def _verdict(by_demos: dict) -> str:
 
 
 def report_lines(results: dict) -> list[str]:
-    lines = [f"Ablation: {results['agent_kind']} agent, tasks {', '.join(results['tasks'])}, "
+    lines = [results["floor"]] if results.get("floor") else []
+    lines += [f"Ablation: {results['agent_kind']} agent, tasks {', '.join(results['tasks'])}, "
              f"{results['n_seeds']} seeds; reference {results['reference']}", ""]
     for demos, block in results["by_demos"].items():
         lines.append(f"{demos} demos: IQM / mean over (seeds x tasks) with 95% stratified bootstrap CIs (rliable); "

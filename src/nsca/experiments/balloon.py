@@ -6,8 +6,8 @@ and, on the same seeds, from the control world (normal gravity: the laws are rig
 PASS: on every seed the balloon weight ends below `balloon_max` and the control weight above
 `control_min`.
 
-Training recipe: the project's one recipe for the prior weight, as the phase-0 agent
-(`Phase0Agent._fit_world_model`) and `nsca train` use it: the one-step loss only, AdamW over
+Training recipe: the project's one recipe for the prior weight, as the phase-0 agents' learned-w
+conditions (`nsca.learning.agents.world_model.fit_world_model`) and `nsca train` use it: the one-step loss only, AdamW over
 `nsca.priors.adaptive.parameter_groups` (the residual at `lr` with weight decay on matrices, w's
 parameter rho at `RHO_LR` without decay), minibatches of 256. Two switches exist for the
 variants in docs/sanity.md and change nothing by default:

@@ -1,15 +1,18 @@
 """Phase 0, the lethality test: does an innate physics prior make few-demo learning work?
 
 Grids (`--grid`):
-- `default`: prior 0.9 / 0.5 / 0.1 / none (+ plain BC, the floor) x seeds, planner with the
-  learned model and learned reward: the seed's question;
-- `decomposition`: the 2x2 {learned model, simulator} x {learned reward, Meta-World's reward}
-  per prior, plus the policy-side `corrective` agent and BC (see nsca.learning.agent);
+- `default`: the planner (MPPI around BC through the NSCA world model, scored by the analytic
+  goal cost) with its prior weight held at 0.9 / 0.5 / 0.1, or no prior (`none`), plus plain BC,
+  the floor: the seed's question. Its verdict is the pre-registered rule (VERDICT_RULE) on three
+  paired contrasts; `--preset confirm` runs the pre-registered confirmation (fresh seeds and
+  layouts, >= 15 seeds), `--preset screen` the screening seeds and layouts;
+- `decomposition`: {learned model, simulator} x {goal cost, Meta-World's reward} per prior, plus
+  the policy-side corrective agent, BC and augmented BC (its floor; see nsca.learning.agents);
 - `curves`: demos x tasks x (`--curve-agents`) x seeds: data-efficiency curves.
 A cell collects `demos` expert demos on its seed's demo layouts, calibrates the innate laws by
 self-observation (motor babbling, no demos, no reward), fits the agent and evaluates it on the
 shared evaluation layouts. Conditions share BC, layouts and planner noise per seed, so the
-statistics are paired. The verdict follows the seed's table with an explicit rule (VERDICT_RULE).
+statistics are paired.
 """
 
 from __future__ import annotations
@@ -22,82 +25,106 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from nsca.config import field, from_dict
-from nsca.errors import UsageError
+from nsca.errors import ConfigError, UsageError
 from nsca.experiments.protocol import Experiment, RunConfig, out_field, seed_bars, seeds_field
-from nsca.learning.agent import AgentConfig
-from nsca.priors.innate import LAWS
+from nsca.learning.agents import AgentConfig
 from nsca.runner import Cell
 from nsca.stats import paired_compare, summarize
 from nsca.utils.io import atomic_write_text
 
 VERDICT_RULE = (
-    "VALIDATED if mean success(0.9) exceeds mean success(0.5) by more than 20% (relative) and the "
-    "95% paired bootstrap CI of the per-seed differences excludes 0; HURTING if mean(0.1) > mean(0.9) "
-    "and the 95% paired bootstrap CI of (0.1 - 0.9) excludes 0 (checked first); otherwise TOO WEAK."
+    "Pre-registered (docs/lethality.md, \"The pre-registered confirmation\"): per-seed success differences "
+    "C1 = prior_0.9 - prior_0.5, C2 = prior_0.9 - none, C3 = prior_0.9 - bc, each with its 95% paired bootstrap CI "
+    "and paired t p, Holm-adjusted over the three; a contrast is established when its Holm p < 0.05 and its CI "
+    "excludes 0. UNINFORMATIVE if the prior_0.9 planner executed no plan (departure rate 0; checked first); "
+    "HURTING if C1 or C2 is established below 0; VALIDATED if C1 is established above 0 with a relative gain of "
+    "more than 20%; otherwise TOO WEAK."
 )
 GRIDS = ("default", "decomposition", "curves")
 VERDICTS = {
     "validated": "core hypothesis validated — proceed",
     "too_weak": "prior mechanism too weak — debug AdaptivePhysicsPrior",
     "hurting": "priors are hurting — redesign",
+    "uninformative": "uninformative: the agent never used the model",
 }
+CONTRASTS = (("prior_0.9", "prior_0.5"), ("prior_0.9", "none"), ("prior_0.9", "bc"))
+GATE_GAIN = 0.2  # the plan's gate: prior 0.9 beats 0.5 by more than 20% (relative)
 # Fields that only choose which cells exist: a rerun that changes them extends (or narrows) the
 # grid and reuses every finished cell whose own config is unchanged (the runner checks each cell).
 # The run fields (n_seeds, workers, out, backend, address) may change too (nsca.experiments.protocol).
-# Parallel evaluation episodes of a batchable agent (its numbers do not depend on this: tested).
-EVAL_BATCH = 16
 _GRID_FIELDS = ("n_seeds", "priors", "bc_floor", "tasks", "demos_list", "curve_agents")
+# Parallel evaluation episodes of an agent that acts on a batch (its numbers do not depend on this: tested).
+EVAL_BATCH = 16
+MAX_SEED = 10_000  # demo layouts (seed * 1000 + i) stay below the evaluation layouts (>= 10_000_000)
 
 
 @dataclass(frozen=True)
 class LethalityConfig(RunConfig):
+    PRESETS: ClassVar[str] = "lethality"
+
+    preset: str = field("default", "named block of presets.yaml's lethality section: default, screen (the planner's "
+                                   "screening: seeds and layouts never evaluated), confirm (the pre-registered run)")
     n_seeds: int = seeds_field(5)
     workers: int = field(2, "parallel worker processes")
     out: str = out_field("runs/lethality")
     task: str = field("pick-place-v2", "Meta-World task (v2 names map to the installed v3)")
     demos: int = field(5, "expert demonstrations per seed")
-    priors: list[str] = field(["0.9", "0.5", "0.1", "none"], "prior weights to compare; 'none' = random-init baseline")
+    first_seed: int = field(0, "seeds first_seed .. first_seed + n_seeds - 1 (each seed's demo layouts: seed * 1000 + i)")
+    layout_base: int = field(10_000_000, "evaluation layouts layout_base + i, shared by every condition and seed")
+    priors: list[str] = field(["0.9", "0.5", "0.1", "none"],
+                              "prior weights, w held fixed; 'none' = no prior term; 'learned_w_0.9' = w learned from 0.9")
     bc_floor: bool = field(True, "also run plain MLP BC on the same demos (the floor the baseline must not fall below)")
     eval_episodes: int = field(50, "evaluation episodes per cell, on layouts disjoint from the demos")
-    episode_steps: int = field(300, "step cap per evaluation episode (the expert needs ~55; Meta-World's cap is 500)")
+    episode_steps: int = field(150, "step cap per evaluation episode (the expert needs ~55; Meta-World's cap is 500)")
     calibration_steps: int = field(800, "self-observation steps that calibrate the innate laws (motor babbling)")
     grid: Literal["default", "decomposition", "curves"] = field("default", "which grid to run (see docs/lethality.md)")
     tasks: list[str] = field(["pick-place", "push", "drawer-open", "reach", "button-press-topdown"], "curves grid: tasks")
     demos_list: list[int] = field([5, 10, 25, 100], "curves grid: demo counts")
-    curve_agents: list[str] = field(["bc", "none", "corrective_0.9"], "curves grid: conditions (names as in the decomposition)")
+    curve_agents: list[str] = field(["bc", "none", "prior_0.9"], "curves grid: conditions (names as in the decomposition)")
     sim_eval_episodes: int = field(10, "evaluation episodes for oracle cells (simulator model or true reward: ~100x slower per step)")
     agent: AgentConfig = dataclasses.field(default_factory=AgentConfig, metadata={
-        "help": "the agent (prior, kind, model and reward are set by each condition)"})
+        "help": "the agent (kind, prior, learn_prior, model, score and augment are set by each condition)"})
 
     def validate(self) -> None:
         super().validate()
         for name in ("demos", "eval_episodes", "episode_steps", "sim_eval_episodes", "calibration_steps"):
             if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
         if any(d < 1 for d in self.demos_list):
-            raise UsageError(f"--demos-list needs counts of at least 1, got {self.demos_list}")
-        fewest = min(self.demos_list) if self.grid == "curves" else self.demos
-        if self.agent.validated_temperature and fewest < 2:
-            raise UsageError(f"--agent.validated-temperature holds one demo out, so it needs at least 2 demos "
-                             f"(got {fewest}); add --no-agent.validated-temperature to plan with a fixed temperature")
+            raise ConfigError("demos_list", f"needs counts of at least 1, got {self.demos_list}")
+        if not 0 <= self.first_seed or self.first_seed + self.n_seeds > MAX_SEED:
+            raise ConfigError("first_seed", f"must keep every seed in [0, {MAX_SEED}), got {self.first_seed}")
+        if not 10_000_000 <= self.layout_base <= 2**31 - 1 - self.eval_episodes:
+            raise ConfigError("layout_base", f"must be in [10000000, 2**31 - eval_episodes): below it lie the demo "
+                                             f"layouts, above it babbling's; got {self.layout_base}")
+        if self.preset == "confirm" and (self.n_seeds < CONFIRM_SEEDS or self.eval_episodes < CONFIRM_EPISODES):
+            raise ConfigError("n_seeds", f"of the pre-registered confirmation must be >= {CONFIRM_SEEDS} with "
+                                         f">= {CONFIRM_EPISODES} eval episodes, got {self.n_seeds} x {self.eval_episodes}")
         if self.grid == "curves":
             if not self.tasks or not self.curve_agents:
-                raise UsageError("--grid curves needs --tasks and --curve-agents")
+                raise ConfigError("tasks", "and curve_agents must not be empty in the curves grid")
             for name in self.curve_agents:
                 parse_condition(name)
         if not self.priors:
-            raise UsageError("--priors needs at least one value")
+            raise ConfigError("priors", "needs at least one value")
         seen = set()
         for p in self.priors:
-            parse_prior(p)
-            if p in seen:
-                raise UsageError(f"--priors lists {p} twice")
-            seen.add(p)
+            name = condition_name(p)
+            if name in seen:
+                raise ConfigError("priors", f"lists {p} twice")
+            seen.add(name)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.n_seeds))
+
+
+CONFIRM_SEEDS, CONFIRM_EPISODES = 15, 50  # the pre-registered design's minimum (docs/lethality.md)
 
 
 def parse_prior(text: str) -> float | None:
@@ -113,88 +140,61 @@ def parse_prior(text: str) -> float | None:
 
 
 def condition_name(prior: str) -> str:
-    return "none" if prior.lower() == "none" else f"prior_{float(prior):g}"
+    """A `--priors` entry -> its planner condition: `0.9` -> prior_0.9, `none`, `learned_w_0.9`."""
+    text = str(prior)
+    if text.startswith("learned_w_"):
+        weight = parse_prior(text[len("learned_w_"):])
+        if weight is None:
+            raise UsageError(f"'{text}': without a prior there is no weight to learn")
+        return f"learned_w_{weight:g}"
+    return "none" if text.lower() == "none" else f"prior_{parse_prior(text):g}"
 
 
 def parse_condition(name: str) -> dict:
-    """A condition name -> agent settings. Names: `bc`; `none` / `prior_0.9` (planner, learned
-    model and reward); `<prior>+true` (Meta-World's reward on the predicted state); `sim+learned`,
-    `sim+true` (the simulator as the model); `corrective_<prior>` (policy-side agent)."""
-    base, _, reward = name.partition("+")
-    if reward not in ("", "learned", "true"):
-        raise UsageError(f"unknown reward kind '{reward}' in condition '{name}'; use learned or true")
-    reward = reward or "learned"
-    if base == "bc":
-        if reward != "learned":
-            raise UsageError(f"condition '{name}': plain BC has no reward to choose")
-        return {"kind": "bc", "prior": None, "model": "learned", "reward": "learned"}
+    """A condition name -> the agent fields it sets. Names: `bc`, `bc_augmented` (BC on the
+    corrective agent's displaced states, demo labels); `none` / `prior_0.9` (planner, the learned
+    model with w fixed, the goal cost) / `learned_w_0.9` (w learned from 0.9); `<that>+true`
+    (Meta-World's reward as the score: an oracle); `sim+cost`, `sim+true` (the simulator as the
+    model); `corrective_<prior>` / `corrective_none` / `corrective_learned_w_<prior>`."""
+    base, _, score = name.partition("+")
+    if score not in ("", "cost", "true"):
+        raise UsageError(f"unknown score '{score}' in condition '{name}'; use cost or true")
+    fields = {"kind": "planner", "prior": None, "learn_prior": False, "model": "learned", "score": score or "cost",
+              "augment": False}
+    if base in ("bc", "bc_augmented"):
+        if score:
+            raise UsageError(f"condition '{name}': plain BC has no score to choose")
+        return {**fields, "kind": "bc", "augment": base == "bc_augmented"}
     if base == "sim":
-        return {"kind": "planner", "prior": None, "model": "sim", "reward": reward}
-    kind = "planner"
+        return {**fields, "model": "sim"}
     if base.startswith("corrective_"):
-        kind, base = "corrective", base[len("corrective_"):]
-        if reward != "learned":
-            raise UsageError(f"condition '{name}': the corrective agent does not plan, so it has no reward")
-    if base.startswith("prior_"):
+        if score:
+            raise UsageError(f"condition '{name}': the corrective agent does not plan, so it has no score")
+        fields["kind"], base = "corrective", base[len("corrective_"):]
+    if base.startswith("learned_w_"):
+        fields["learn_prior"], base = True, base[len("learned_w_"):]
+    elif base.startswith("prior_"):
         base = base[len("prior_"):]
-    if base != "none":
-        try:
-            parse_prior(base)
-        except UsageError:
-            raise UsageError(f"unknown agent or condition '{name}'; see docs/lethality.md for the names") from None
-    return {"kind": kind, "prior": parse_prior(base), "model": "learned", "reward": reward}
-
-
-# Agent fields each kind of agent never reads: left out of its cell config, so that changing a
-# planner setting does not invalidate the finished BC and corrective cells, and vice versa.
-_UNUSED_BY_KIND = {
-    "bc": ("model", "reward", "world_model_steps", "prior_lr", "corrections", "correction_noise_m",
-           "reward_steps", "objective", "reward_ensemble", "pessimism", "validated_temperature", "heldout_ensemble",
-           "safe_improvement", "laws",
-           "planner", "architecture", "policy"),
-    "corrective": ("model", "reward", "reward_steps", "objective", "reward_ensemble", "pessimism",
-                   "validated_temperature", "heldout_ensemble", "safe_improvement", "planner"),
-    "planner": ("corrections", "correction_noise_m"),
-}
-# ... the NSCA model's size, which a planner with the simulator as its model never builds into
-# anything it uses (its policy is BC, its value the reward model) ...
-_UNUSED_BY_SIM_MODEL = ("architecture",)
-# ... and those only a learned value reads (added after the recorded oracle cells; the older
-# learned-reward fields stay in their configs so that those records remain valid).
-_UNUSED_BY_TRUE_REWARD = ("validated_temperature", "heldout_ensemble", "safe_improvement")
-# Agent fields added after cells were recorded, with the value that reproduces the behaviour
-# before they existed: written into a cell's config only when set otherwise, so older records
-# (results/phase0) stay valid and reusable.
-_ADDED_LATER = {"validated_temperature": False, "heldout_ensemble": False, "safe_improvement": False,
-                "planner.min_advantage": 0.0, "laws": list(LAWS), "planner.average_then_clip": False,
-                "planner.baseline": False, "batch_size": 256, "policy": "bc"}
-
-
-def agent_cell_fields(agent: AgentConfig) -> dict:
-    """The agent fields a cell of this kind depends on (the rest stay at their defaults)."""
-    unused = (_UNUSED_BY_KIND[agent.kind] + (_UNUSED_BY_TRUE_REWARD if agent.reward == "true" else ())
-              + (_UNUSED_BY_SIM_MODEL if agent.kind == "planner" and agent.model == "sim" and agent.policy == "bc" else ()))
-    fields = {k: v for k, v in dataclasses.asdict(agent).items() if k not in unused}
-    for path, old in _ADDED_LATER.items():
-        *parents, key = path.split(".")
-        block = fields
-        for p in parents:
-            block = block.get(p, {})
-        if key in block and block[key] == old:
-            del block[key]
+    try:
+        fields["prior"] = parse_prior(base)
+    except UsageError:
+        raise UsageError(f"unknown agent or condition '{name}'; see docs/lethality.md for the names") from None
+    if fields["learn_prior"] and fields["prior"] is None:
+        raise UsageError(f"condition '{name}': without a prior there is no weight to learn")
     return fields
 
 
 def cell_config(cfg: LethalityConfig, condition: str, seed: int, task: str | None = None, demos: int | None = None) -> dict:
     """Everything a cell's numbers depend on (and nothing else: workers, paths, fields its kind of
-    agent never reads are excluded): the nested agent config with the condition's fields filled
-    in, plus task, seed and budget."""
+    agent never reads are excluded): the agent config with the condition's fields filled in (only
+    the fields that agent reads), plus task, seed, layouts and budget."""
+    from nsca.learning.agents import agent_fields
+
     agent = dataclasses.replace(cfg.agent, **parse_condition(condition))
-    oracle = agent.kind == "planner" and (agent.model == "sim" or agent.reward == "true")
     return {
-        "task": task or cfg.task, "seed": seed, "demos": demos or cfg.demos,
-        "eval_episodes": cfg.sim_eval_episodes if oracle else cfg.eval_episodes, "episode_steps": cfg.episode_steps,
-        "calibration_steps": cfg.calibration_steps, "agent": agent_cell_fields(agent),
+        "task": task or cfg.task, "seed": seed, "demos": demos or cfg.demos, "layout_base": cfg.layout_base,
+        "eval_episodes": cfg.sim_eval_episodes if agent.is_oracle else cfg.eval_episodes,
+        "episode_steps": cfg.episode_steps, "calibration_steps": cfg.calibration_steps, "agent": agent_fields(agent),
     }
 
 
@@ -228,11 +228,32 @@ def validation_babble(task: str, steps: int = VALIDATION_STEPS) -> dict:
         env.close()
 
 
+def evaluate(agent, env, task: str, layouts: list[int], max_steps: int) -> list:
+    """The agent's episodes on `layouts`: stepped together on a batch of EVAL_BATCH environments,
+    the agent called once per control step for all, or one at a time for an oracle agent (it
+    holds the one environment's simulator)."""
+    from nsca.envs.metaworld import rollout, rollout_batch
+    from nsca.envs.metaworld_batch import MetaWorldBatch
+
+    agent.start_evaluation()
+    if agent.oracle is None:
+        batch = MetaWorldBatch(task, min(EVAL_BATCH, len(layouts)))
+        try:
+            return rollout_batch(batch, layouts, agent.act_batch, max_steps=max_steps)
+        finally:
+            batch.close()
+    eps = []
+    for i, layout in enumerate(layouts):
+        act = lambda obs, i=i: agent.act_batch([i], obs[None], env.state(obs)[None])[0]  # noqa: E731
+        eps.append(rollout(env, layout, act, max_steps=max_steps))
+    return eps
+
+
 def run_cell(c: dict, cell_dir: Path) -> dict:
     """One (condition, seed): demos -> calibrate -> fit agent -> evaluate. Pure given its config."""
-    from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, load_or_collect_demos, rollout, rollout_batch
-    from nsca.envs.metaworld_batch import MetaWorldBatch
-    from nsca.learning.agent import Oracle, Phase0Agent
+    from nsca.envs.metaworld import MetaWorldTask, load_or_collect_demos
+    from nsca.learning.agents import make_agent
+    from nsca.learning.agents.planner import Oracle
     from nsca.utils.seeding import seed_everything
 
     seed_everything(c["seed"])
@@ -240,49 +261,39 @@ def run_cell(c: dict, cell_dir: Path) -> dict:
     t0 = time.time()
     demos = load_or_collect_demos(c["task"], c["seed"], c["demos"], env=env)
     constants = calibrated_constants(c["task"], c["calibration_steps"])
-    agent_cfg = from_dict(AgentConfig, c["agent"])  # omitted fields: their defaults, which this kind never reads
-    needs_oracle = agent_cfg.kind == "planner" and (agent_cfg.model == "sim" or agent_cfg.reward == "true")
-    agent = Phase0Agent(agent_cfg, seed=c["seed"], constants=constants, oracle=Oracle(env) if needs_oracle else None)
-    init_weight = agent.prior_weight
-    validated = agent_cfg.kind == "planner" and agent_cfg.reward == "learned" and agent_cfg.validated_temperature
-    train = agent.fit(demos, babble=validation_babble(c["task"]) if validated and agent_cfg.model == "learned" else None)
+    agent_cfg = from_dict(AgentConfig, c["agent"])  # omitted fields: defaults this kind never reads
+    agent = make_agent(agent_cfg, c["seed"], constants, Oracle(env) if agent_cfg.is_oracle else None)
+    init_weight = (agent_cfg.prior or 0.0) if agent_cfg.uses_world_model else 0.0
+    gated = agent_cfg.kind == "planner" and agent_cfg.model == "learned" and agent_cfg.score == "cost" and agent_cfg.gate
+    train = agent.fit(demos, babble=validation_babble(c["task"]) if gated else None)
     t_train = time.time() - t0
-    layouts = eval_layout_seeds(c["eval_episodes"])
-    if agent.batchable:  # episodes stepped together, the planner's networks called once per step for all
-        batch = MetaWorldBatch(c["task"], min(EVAL_BATCH, len(layouts)))
-        eps = rollout_batch(batch, layouts, agent.pool_actor(), max_steps=c["episode_steps"])
-        batch.close()
-    else:
-        eps = []
-        for i, layout in enumerate(layouts):
-            agent.reset(i)
-            eps.append(rollout(env, layout, lambda obs: agent.act_obs(env, obs), max_steps=c["episode_steps"]))
+    layouts = [c["layout_base"] + i for i in range(c["eval_episodes"])]
+    eps = evaluate(agent, env, c["task"], layouts, c["episode_steps"])
+    env.close()
     episodes = [{"layout_seed": ep.layout_seed, "success": ep.success, "steps": ep.length,
                  "return": float(ep.rewards.sum())} for ep in eps]
-    env.close()
     atomic_write_text(cell_dir / "episodes.jsonl", "".join(json.dumps(e) + "\n" for e in episodes))
+    stats = agent.plan_stats
     return {
         "success_rate": float(np.mean([e["success"] for e in episodes])),
         "mean_episode_steps": float(np.mean([e["steps"] for e in episodes])),
         "mean_return": float(np.mean([e["return"] for e in episodes])),
-        "planner_departure_rate": (agent.plan_stats["departed"] / agent.plan_stats["plans"]
-                                   if agent.plan_stats.get("plans") else None),
+        "planner_departure_rate": stats["departed"] / stats["plans"] if stats.get("plans") else None,
+        "plans": stats.get("plans", 0),
         "prior_weight_init": init_weight,
-        "prior_weight_final": train["prior_weight"],
+        "prior_weight_final": agent.prior_weight,
         "train": train,
         "timing_s": {"train": round(t_train, 2), "eval": round(time.time() - t0 - t_train, 2)},
     }
 
 
 def conditions(cfg: LethalityConfig) -> list[str]:
+    planners = [condition_name(p) for p in cfg.priors]
     if cfg.grid == "decomposition":
-        conds = []
-        for p in cfg.priors:
-            conds += [condition_name(p), condition_name(p) + "+true"]
-        conds += ["sim+learned", "sim+true"]
-        conds += ["corrective_" + ("none" if parse_prior(p) is None else f"{float(p):g}") for p in cfg.priors]
-        return conds + (["bc"] if cfg.bc_floor else [])
-    return [condition_name(p) for p in cfg.priors] + (["bc"] if cfg.bc_floor else [])
+        conds = [c for p in planners for c in (p, p + "+true")] + ["sim+cost", "sim+true"]
+        conds += ["corrective_" + p.removeprefix("prior_") for p in planners]
+        return conds + (["bc", "bc_augmented"] if cfg.bc_floor else [])
+    return planners + (["bc"] if cfg.bc_floor else [])
 
 
 def grid_cells(cfg: LethalityConfig) -> list[Cell]:
@@ -294,42 +305,102 @@ def grid_cells(cfg: LethalityConfig) -> list[Cell]:
             t = resolve_task(task)
             for demos in cfg.demos_list:
                 for name in cfg.curve_agents:
-                    for seed in range(cfg.n_seeds):
+                    for seed in cfg.seeds:
                         cells.append(Cell(f"{t}/d{demos}/{name}", seed, cell_config(cfg, name, seed, t, demos)))
         return cells
-    return [Cell(name, seed, cell_config(cfg, name, seed)) for name in conditions(cfg) for seed in range(cfg.n_seeds)]
+    return [Cell(name, seed, cell_config(cfg, name, seed)) for name in conditions(cfg) for seed in cfg.seeds]
 
 
 def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
     by_cond: dict[str, list[dict]] = {}
-    for r in records:
+    for r in sorted(records, key=lambda r: r["seed"]):
         by_cond.setdefault(r["condition"], []).append(r)
     table = {}
     for name, rs in by_cond.items():
         rates = [r["metrics"]["success_rate"] for r in rs]
+        departures = [r["metrics"].get("planner_departure_rate") for r in rs]
+        plans = sum(r["metrics"].get("plans", 0) for r in rs)
         table[name] = {
             **summarize(rates),
             "per_seed": rates,
+            "seeds": [r["seed"] for r in rs],
             "prior_weight_final": float(np.mean([r["metrics"]["prior_weight_final"] for r in rs])),
             "eval_episodes": rs[0]["config"]["eval_episodes"],
+            # plans that left BC / plans made, over all the condition's cells (None: not a planner)
+            "departure_rate": (sum((d or 0) * r["metrics"].get("plans", 0) for d, r in zip(departures, rs)) / plans
+                               if plans else None),
         }
     rates = {k: v["per_seed"] for k, v in table.items()}
     comparisons = {}
     for a, b in comparison_pairs(list(rates)):
         if table[a]["eval_episodes"] == table[b]["eval_episodes"]:
             comparisons[f"{a} vs {b}"] = paired_compare(rates[a], rates[b])
-        else:  # e.g. an oracle cell (10 layouts) vs BC (30): compare on the layouts both saw
+        else:  # e.g. an oracle cell (10 layouts) vs BC (50): compare on the layouts both saw
             ra, rb, shared = shared_layout_rates(Path(cfg.out), by_cond[a], by_cond[b])
             comparisons[f"{a} vs {b}"] = {**paired_compare(ra, rb), "shared_layouts": shared}
     report = {
-        "grid": cfg.grid, "task": cfg.task, "demos": cfg.demos, "n_seeds": cfg.n_seeds, "eval_episodes": cfg.eval_episodes,
-        "table": table, "comparisons": comparisons, **verdict(comparisons),
+        "grid": cfg.grid, "preset": cfg.preset, "task": cfg.task, "demos": cfg.demos, "n_seeds": cfg.n_seeds,
+        "seeds": cfg.seeds, "layout_base": cfg.layout_base, "eval_episodes": cfg.eval_episodes,
+        "table": table, "comparisons": comparisons,
     }
     if cfg.grid == "curves":
         from nsca.experiments.lethality_curves import answer
 
         report["curves"] = answer(report)
+        report.update(verdict_text="see the per-task answer", verdict="not_applicable", verdict_rule=VERDICT_RULE)
+    else:
+        report["preregistered"] = preregistered(rates)
+        report.update(verdict(report["preregistered"], table))
     return report
+
+
+def preregistered(rates: dict[str, list[float]]) -> dict:
+    """The three planned contrasts (CONTRASTS), each paired by seed, Holm-adjusted over the three;
+    the gate's relative gain with its paired bootstrap CI; the minimum detectable effect."""
+    from nsca.stats import holm
+
+    out = {}
+    for a, b in CONTRASTS:
+        if a in rates and b in rates:
+            out[f"{a} vs {b}"] = paired_compare(rates[a], rates[b])
+    for c, p in zip(out.values(), holm([c["p_paired_t"] for c in out.values()])):
+        c["p_holm"] = p
+        lo, hi = c["diff_ci95"]
+        c["established"] = bool(p is not None and p < 0.05 and lo is not None and (lo > 0 or hi < 0))
+        c["mde"] = minimum_detectable_effect(c["per_seed_diff"], family=len(out))
+    gate = out.get("prior_0.9 vs prior_0.5")
+    if gate is not None:
+        gate["diff_rel_ci95"] = relative_gain_ci(rates["prior_0.9"], rates["prior_0.5"])
+    return out
+
+
+def relative_gain_ci(a: list[float], b: list[float], n_boot: int = 10_000, seed: int = 0) -> list[float | None]:
+    """Paired percentile bootstrap CI of mean(a - b) / mean(b), seeds resampled together."""
+    a_, b_ = np.asarray(a, float), np.asarray(b, float)
+    if a_.size < 2:
+        return [None, None]
+    idx = np.random.default_rng(seed).integers(0, a_.size, size=(n_boot, a_.size))
+    base = b_[idx].mean(1)
+    ok = base > 0
+    if not ok.any():
+        return [None, None]
+    rel = (a_[idx].mean(1)[ok] - base[ok]) / base[ok]
+    lo, hi = np.quantile(rel, [0.025, 0.975])
+    return [float(lo), float(hi)]
+
+
+def minimum_detectable_effect(diffs: list[float], family: int = 1, power: float = 0.8) -> float | None:
+    """The smallest true mean difference this many seeds detect with `power` at two-sided
+    alpha 0.05 / `family` (Holm's strictest step), given the measured SD of the per-seed
+    differences (paired t): (t_{1-alpha/2} + t_power) x SD / sqrt(n)."""
+    from scipy import stats as sps
+
+    d = np.asarray(diffs, float)
+    if d.size < 2:
+        return None
+    alpha = 0.05 / max(family, 1)
+    t = sps.t.ppf(1 - alpha / 2, d.size - 1) + sps.t.ppf(power, d.size - 1)
+    return float(t * d.std(ddof=1) / np.sqrt(d.size))
 
 
 def shared_layout_rates(root: Path, a: list[dict], b: list[dict]) -> tuple[list[float], list[float], int]:
@@ -366,18 +437,20 @@ def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
     pairs = []
     for prefix, conds in groups.items():
         full = (lambda c, p=prefix: f"{p}/{c}") if prefix else (lambda c: c)  # noqa: E731
-        wanted = [("prior_0.9", "prior_0.5"), ("prior_0.1", "prior_0.9"), ("none", "bc"),
-                  ("sim+true", "bc"), ("sim+learned", "bc"), ("sim+true", "sim+learned"), ("none+true", "bc")]
+        wanted = [*CONTRASTS, ("prior_0.1", "prior_0.9"), ("none", "bc"), ("sim+cost", "bc"), ("sim+true", "bc"),
+                  ("sim+true", "sim+cost"), ("none+true", "bc"), ("bc_augmented", "bc")]
         for c in conds:
-            if c.startswith("prior_") and "+" not in c:
+            planner = c.startswith(("prior_", "learned_w_"))
+            if planner and "+" not in c:
                 wanted += [(c, "none"), (c + "+true", "none+true"), (c, "bc")]
-            if c.startswith("prior_") and c.endswith("+true"):  # e.g. a grid of the +true planners only
+            if planner and c.endswith("+true"):  # e.g. a grid of the +true planners only
                 wanted.append((c, "none+true"))
+            if c.startswith("learned_w_") and "+" not in c:
+                wanted.append((c, "prior_" + c.removeprefix("learned_w_")))
             if c.startswith("corrective_"):
-                wanted += [(c, "bc")]
+                wanted += [(c, "bc_augmented"), (c, "bc")]
                 if c != "corrective_none":
-                    wanted.append((c, "corrective_none"))
-                    wanted.append((c, "none"))
+                    wanted += [(c, "corrective_none"), (c, "none")]
         seen = set()
         for a, b in wanted:
             if a in conds and b in conds and (a, b) not in seen:
@@ -386,37 +459,68 @@ def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def verdict(comparisons: dict) -> dict:
-    hi_lo = comparisons.get("prior_0.9 vs prior_0.5")
-    low_hi = comparisons.get("prior_0.1 vs prior_0.9")
-    if hi_lo is None or low_hi is None:
-        return {"verdict": "not_applicable", "verdict_text": "verdict needs priors 0.9, 0.5 and 0.1", "verdict_rule": VERDICT_RULE}
-    if low_hi["diff_abs"] > 0 and low_hi["diff_ci95"][0] > 0:
+def verdict(contrasts: dict, table: dict) -> dict:
+    """The pre-registered rule (VERDICT_RULE) on the three contrasts; the departure rates of the
+    planners it reads are part of every verdict."""
+    rates = {c: table[c]["departure_rate"] for c in ("prior_0.9", "prior_0.5", "none") if c in table}
+    said = "departure rate " + ", ".join(f"{c} {_pct(r)}" for c, r in rates.items())
+    gate, vs_none = contrasts.get("prior_0.9 vs prior_0.5"), contrasts.get("prior_0.9 vs none")
+    if gate is None:
+        return {"verdict": "not_applicable", "verdict_text": f"verdict needs priors 0.9 and 0.5; {said}",
+                "verdict_rule": VERDICT_RULE, "departure_rates": rates}
+    if not rates.get("prior_0.9"):  # 0 or None: no plan left BC
+        key = "uninformative"
+    elif any(c is not None and c["established"] and c["diff_abs"] < 0 for c in (gate, vs_none)):
         key = "hurting"
-    elif (hi_lo["diff_rel"] or 0) > 0.2 and hi_lo["diff_ci95"][0] > 0:
+    elif gate["established"] and gate["diff_abs"] > 0 and (gate["diff_rel"] or 0) > GATE_GAIN:
         key = "validated"
     else:
         key = "too_weak"
-    return {"verdict": key, "verdict_text": VERDICTS[key], "verdict_rule": VERDICT_RULE}
+    mde = gate.get("mde")
+    detail = f"{said}; 0.9 vs 0.5 {gate['diff_abs']:+.3f} (rel {_pct(gate['diff_rel'])}), paired CI " \
+             f"[{gate['diff_ci95'][0]:+.3f}, {gate['diff_ci95'][1]:+.3f}], Holm p {_num(gate['p_holm'])}, " \
+             f"n {gate['n']}, MDE {_num(mde)}"
+    return {"verdict": key, "verdict_text": f"{VERDICTS[key]} ({detail})", "verdict_rule": VERDICT_RULE,
+            "departure_rates": rates}
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _num(x, f: str = ".3g") -> str:
+    return "n/a" if x is None else format(x, f)
 
 
 def format_report(report: dict) -> str:
-    lines = [f"Lethality test ({report.get('grid', 'default')} grid): {report['task']}, {report['demos']} demos, {report['n_seeds']} seeds, "
-             f"{report['eval_episodes']} eval episodes per cell", "",
-             f"{'condition':<24} {'success':>8} {'std':>6} {'95% CI':>15} {'IQM':>6} {'prior_w':>8}  per seed"]
+    seeds = report.get("seeds") or []
+    where = f"seeds {seeds[0]}-{seeds[-1]}, layouts from {report['layout_base']}" if seeds else ""
+    lines = [f"Lethality test ({report.get('grid', 'default')} grid, preset {report.get('preset', 'default')}): "
+             f"{report['task']}, {report['demos']} demos, {report['n_seeds']} seeds x {report['eval_episodes']} "
+             f"eval episodes per cell ({where})", "",
+             f"{'condition':<24} {'success':>8} {'std':>6} {'95% CI':>15} {'IQM':>6} {'prior_w':>8} {'plans':>7}  per seed"]
     for name, row in report["table"].items():
         ci = f"[{row['ci95_low']:.2f}, {row['ci95_high']:.2f}]"
-        seeds = " ".join(f"{x:.2f}" for x in row["per_seed"])
-        lines.append(f"{name:<24} {row['mean']:>8.3f} {row['std']:>6.3f} {ci:>15} {row['iqm']:>6.3f} {row['prior_weight_final']:>8.3f}  {seeds}")
-    lines.append("")
-    lines.append("Paired comparisons (same seed = same demos, BC, layouts and planner noise):")
+        per = " ".join(f"{x:.2f}" for x in row["per_seed"])
+        lines.append(f"{name:<24} {row['mean']:>8.3f} {row['std']:>6.3f} {ci:>15} {row['iqm']:>6.3f} "
+                     f"{row['prior_weight_final']:>8.3f} {_pct(row.get('departure_rate')):>7}  {per}")
+    lines += ["(plans: the share of planning steps whose plan was executed instead of BC's action)", "",
+              "Paired comparisons (same seed = same demos, BC, layouts and planner noise):"]
     for name, c in report["comparisons"].items():
-        fmt = lambda x, f: "n/a" if x is None else format(x, f)  # noqa: E731
-        lines.append(f"{name}: paired diff {c['diff_abs']:+.3f} (rel {fmt(c['diff_rel'], '+.1%')}), 95% paired CI "
-                     f"[{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], paired t p={fmt(c['p_paired_t'], '.3g')}, "
-                     f"Wilcoxon p={fmt(c['p_wilcoxon'], '.3g')}, d_z={fmt(c['effect_dz'], '.2f')}, "
+        lines.append(f"{name}: paired diff {c['diff_abs']:+.3f} (rel {_pct(c['diff_rel'])}), 95% paired CI "
+                     f"[{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], paired t p={_num(c['p_paired_t'])}, "
+                     f"Wilcoxon p={_num(c['p_wilcoxon'])}, d_z={_num(c['effect_dz'], '.2f')}, "
                      f"wins/losses {c['wins']}/{c['losses']}"
                      + (f" (on the {c['shared_layouts']} layouts both ran)" if "shared_layouts" in c else ""))
+    if report.get("preregistered"):
+        lines += ["", "Pre-registered contrasts (Holm over the three; MDE: the smallest true difference these seeds "
+                      "detect with 80% power at alpha 0.05/3):"]
+        for name, c in report["preregistered"].items():
+            rel_ci = c.get("diff_rel_ci95")
+            lines.append(f"  {name}: {c['diff_abs']:+.3f} [{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}]"
+                         + (f", rel {_pct(c['diff_rel'])} [{_pct(rel_ci[0])}, {_pct(rel_ci[1])}]" if rel_ci else "")
+                         + f", Holm p {_num(c['p_holm'])}, MDE {_num(c['mde'])}, "
+                         + ("established" if c["established"] else "not established"))
     if "curves" in report:
         from nsca.experiments.lethality_curves import answer_lines
 
@@ -430,10 +534,11 @@ def format_report(report: dict) -> str:
 def results_csv(report: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["condition", "n", "mean", "std", "ci95_low", "ci95_high", "iqm", "prior_weight_final", "per_seed"])
+    w.writerow(["condition", "n", "mean", "std", "ci95_low", "ci95_high", "iqm", "prior_weight_final", "departure_rate",
+                "per_seed"])
     for name, row in report["table"].items():
         w.writerow([name, row["n"], row["mean"], row["std"], row["ci95_low"], row["ci95_high"], row["iqm"],
-                    row["prior_weight_final"], " ".join(f"{x:.4f}" for x in row["per_seed"])])
+                    row["prior_weight_final"], row.get("departure_rate"), " ".join(f"{x:.4f}" for x in row["per_seed"])])
     return buf.getvalue()
 
 
@@ -468,6 +573,9 @@ class Lethality(Experiment):
 
     def cells(self, cfg: LethalityConfig) -> list[Cell]:
         return grid_cells(cfg)
+
+    def is_record(self, cfg: LethalityConfig) -> bool:
+        return cfg.preset == "confirm"  # the pre-registered run: its commit must be the code that made it
 
     def summarize(self, cfg: LethalityConfig, records: list[dict]) -> dict:
         return build_report(cfg, records)

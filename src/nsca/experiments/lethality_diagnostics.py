@@ -2,8 +2,8 @@
 
     python -m nsca.experiments.lethality_diagnostics --seed 1 [--priors 0.9 none] [--episodes 5]
 
-For each prior, the phase-0 agent is trained exactly as in a lethality cell (same seed => same
-BC policy and reward model). States are then collected by running BC with action noise on the
+For each prior, the planner is trained exactly as in a lethality cell (same seed => same BC
+policy). States are then collected by running BC with action noise on the
 evaluation layouts (states the planner actually reaches for, off the demos), and we measure:
 - the world model's one-step error there (hand and object position, mm), against MuJoCo;
 - how far the planner moves from the BC action (mean |a_mppi - a_bc|).
@@ -19,21 +19,19 @@ import torch
 
 from nsca.envs.metaworld import MetaWorldTask, eval_layout_seeds, goal, load_or_collect_demos
 from nsca.experiments.lethality import calibrated_constants, validation_babble
-from nsca.learning.agent import AgentConfig, Phase0Agent
-from nsca.learning.planner import PlannerConfig
+from nsca.learning.agents import AgentConfig, make_agent
+from nsca.learning.agents.planner import PlannerAgent
 from nsca.priors.state import HAND_POS, HAND_VEL, OBJ_POS
 
 
-def off_demo_transitions(env: MetaWorldTask, agent: Phase0Agent, episodes: int, steps: int, noise: float, seed: int):
+def off_demo_transitions(env: MetaWorldTask, agent: PlannerAgent, episodes: int, steps: int, noise: float, seed: int):
     rng = np.random.default_rng(seed)
     rows = []
     for layout in eval_layout_seeds(episodes):
         obs = env.reset(layout)
         state = env.state(obs)
         for _ in range(steps):
-            s, g = torch.as_tensor(state), torch.as_tensor(goal(obs))
-            with torch.no_grad():
-                a = agent.policy(s[None], g[None])[0][0].clamp(-1, 1).numpy()
+            a = agent.bc_action(torch.as_tensor(state)[None], torch.as_tensor(goal(obs))[None])[0].numpy()
             a = np.clip(a + rng.normal(0, noise, 4), -1, 1).astype(np.float32)
             nxt, _, _ = env.step(a)
             nxt_state = env.state(nxt)
@@ -52,9 +50,8 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
     rows = None
     for p in priors:
         prior = None if p == "none" else float(p)
-        budget = {} if train_steps is None else {k: train_steps for k in ("bc_steps", "world_model_steps", "reward_steps")}
-        agent = Phase0Agent(AgentConfig(prior=prior, planner=PlannerConfig(), **budget), seed=seed,
-                            constants=calibrated_constants(task, 800))
+        budget = {} if train_steps is None else {k: train_steps for k in ("bc_steps", "world_model_steps")}
+        agent = make_agent(AgentConfig(prior=prior, **budget), seed, calibrated_constants(task, 800))
         agent.fit(eps, babble=validation_babble(task))
         if rows is None:  # the same off-demo states for every condition (BC is shared)
             rows = off_demo_transitions(env, agent, episodes, steps, 0.3, seed)
@@ -63,14 +60,10 @@ def diagnose(task: str, seed: int, demos: int, priors: list[str], episodes: int,
         s = torch.as_tensor(np.stack([r[3] for r in rows]))
         s_next = torch.as_tensor(np.stack([r[4] for r in rows]))
         g = torch.as_tensor(goal(obs))
-        with torch.no_grad():
-            pred = agent.predict(s, act, g)
-            bc = agent.policy(s, g)[0].clamp(-1, 1)
-        planned = []
-        for i in range(0, len(rows), 4):
-            agent.reset(i)
-            planned.append(agent.act(s[i].numpy(), goal(obs[i])))
-        planned = torch.as_tensor(np.stack(planned))
+        pred = agent.predict(s, act, g)
+        bc = agent.bc_action(s, g)
+        agent.start_evaluation()
+        planned = torch.as_tensor(agent.act_batch(list(range(0, len(rows), 4)), obs[::4], s[::4].numpy()))
         out[p] = {
             "hand_err_mm": float((pred[:, HAND_POS] - s_next[:, HAND_POS]).norm(dim=-1).mean() * 1000),
             "obj_err_mm": float((pred[:, OBJ_POS] - s_next[:, OBJ_POS]).norm(dim=-1).mean() * 1000),

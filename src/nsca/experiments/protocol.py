@@ -41,10 +41,10 @@ from nsca.config import field, from_dict
 from nsca.errors import UsageError
 from nsca.runner import Cell, run_grid
 from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
-from nsca.utils.provenance import provenance, read_run_config, write_run_config
+from nsca.utils.provenance import check_recordable, provenance, read_run_config, write_run_config
 
 # Say where and how cells run, never what they compute: a rerun may change them freely.
-RUNTIME_FIELDS = ("workers", "out", "backend", "address")
+RUNTIME_FIELDS = ("workers", "out", "backend", "address", "allow_dirty")
 # All the run fields; none of them is part of a cell's config.
 RUN_FIELDS = ("n_seeds", *RUNTIME_FIELDS)
 C = TypeVar("C")
@@ -67,6 +67,8 @@ class RunConfig:
     backend: Literal["local", "ray"] = field("local", "where cells run: local processes or a Ray cluster")
     address: str | None = field(None, "Ray cluster address (backend=ray)")
     out: str = out_field("runs/experiment")
+    allow_dirty: bool = field(False, "record a run from a git tree with uncommitted changes (refused otherwise "
+                                     "for a record: a run into results/ or a pre-registered one); recorded in config.json")
 
     def validate(self) -> None:
         if self.n_seeds < 1:
@@ -130,6 +132,11 @@ class Experiment(ABC):
         """Further text files for the run folder, name -> content (e.g. a CSV table)."""
         return {}
 
+    def is_record(self, cfg: Any) -> bool:
+        """Whether this run is a record wherever it is written (then a dirty git tree is refused
+        unless --allow-dirty); runs into results/ always are."""
+        return False
+
     def status(self, results: dict) -> str:
         return str(results.get("verdict", "done"))
 
@@ -167,7 +174,8 @@ def check_config_change(exp: Experiment, cfg: Any, out: Path) -> None:
 
 
 def start_run(exp: Experiment, cfg: Any) -> Path:
-    """Check the folder (no run of another config in it) and record the config."""
+    """Check the folder (writable: checked first, by `run`; no run of another config in it) and record the config."""
+    check_recordable(cfg.out, cfg.allow_dirty, exp.is_record(cfg))
     out = Path(cfg.out)
     check_config_change(exp, cfg, out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The few-shot agent built from the NSCA model itself (nsca.model), not from a second stack.
 
-`build_model` is also how the phase-0 agent (nsca.learning.agent) builds its world model, and
-`policy_step` how both read the policy head: one model stack for every agent.
+`build_model` is also how the phase-0 agents (nsca.learning.agents) build their world model:
+one model stack for every agent.
 
 An `NSCAModel` with the object-state path (state and proprio encoders, fusion, the world model
 whose object-state head is the AdaptivePhysicsPrior, the policy head) plus a goal token (the

@@ -14,14 +14,14 @@ With `baseline`, the plan is candidate 0 plus the weighted perturbations minus t
 mean (the mean baseline of evolution strategies): with uniform weights -- scores the value cannot
 tell apart -- the plan is BC's own action, not BC plus the average of the noise.
 
-With `min_advantage` > 0 the plan is kept only when its expected score (under the softmax
+With `min_advantage` set the plan is kept only when its expected score (under the softmax
 weights) beats candidate 0's by more than that margin; otherwise candidate 0 -- BC -- is
 executed (safe policy improvement: leave the behaviour policy only for an estimated gain larger
 than the estimate's error; the agent sets the margin to its validated score error).
 
-The temperature is relative (`temperature` x the spread of the candidates' scores), so the
-planner's departure from BC does not depend on how different the model *says* futures are
-(an absolute temperature lets a model that exaggerates differences drag the plan further);
+With `relative_temperature` (the default) the temperature is `temperature` x the spread of the
+candidates' scores, so how sharply the plan prefers the best futures does not depend on the
+score's scale; how far it may trust them is the gate's business (`min_advantage`).
 `iterations` > 1 refits the noise mean to the weighted first actions (CEM-style refinement).
 """
 
@@ -32,38 +32,39 @@ from dataclasses import dataclass
 import torch
 
 from nsca.config import field
-from nsca.errors import UsageError
+from nsca.errors import ConfigError
 from nsca.priors.state import ACTION_DIM
 
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    horizon: int = field(3, "planning horizon (steps)")
+    horizon: int = field(15, "planning horizon (steps)")
     samples: int = field(32, "candidate futures per step (sample 0 is the noise-free BC rollout)")
     noise_std: float = field(0.3, "action noise std around the BC policy")
-    temperature: float = field(0.02, "softmax temperature: reward units, or x the candidates' score std if relative")
-    relative_temperature: bool = field(False, "temperature relative to the spread of the candidates' scores")
+    temperature: float = field(0.2, "softmax temperature: x the candidates' score std if relative, else score units")
+    relative_temperature: bool = field(True, "temperature relative to the spread of the candidates' scores")
     discount: float = field(0.9, "discount over the planning horizon")
     iterations: int = field(1, "refits of the noise mean per step (>1: CEM-style refinement)")
     baseline: bool = field(
         True, "subtract the candidates' mean perturbation: uninformative scores (uniform weights) return BC's action")
-    min_advantage: float = field(
-        0.0, "keep candidate 0 (BC) unless the plan's expected score beats it by more than this (score units)")
+    min_advantage: float | None = field(
+        None, "keep candidate 0 (BC) unless the plan's expected score beats it by more than this (score units); "
+              "none: no gate")
     average_then_clip: bool = field(
         True, "average the candidates' unclipped first actions, then clip (False: average clipped actions)")
 
     def validate(self) -> None:
         for name in ("horizon", "samples", "iterations"):
             if getattr(self, name) < 1:
-                raise UsageError(f"--agent.planner.{name} must be at least 1, got {getattr(self, name)}")
-        if self.min_advantage < 0:
-            raise UsageError("--agent.planner.min-advantage must be >= 0")
+                raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
         if self.noise_std < 0:
-            raise UsageError("--agent.planner.noise-std must be >= 0")
+            raise ConfigError("noise_std", f"must be >= 0, got {self.noise_std}")
+        if self.min_advantage is not None and self.min_advantage < 0:
+            raise ConfigError("min_advantage", f"must be >= 0 or none, got {self.min_advantage}")
         if self.temperature <= 0:
-            raise UsageError("--agent.planner.temperature must be > 0")
+            raise ConfigError("temperature", f"must be > 0, got {self.temperature}")
         if not 0 < self.discount <= 1:
-            raise UsageError("--agent.planner.discount must be in (0, 1]")
+            raise ConfigError("discount", f"must be in (0, 1], got {self.discount}")
 
 
 @torch.no_grad()
@@ -114,7 +115,7 @@ def mppi_actions(model_step, policy, value, states: torch.Tensor, goals: torch.T
         shift = torch.stack([(w[:, None, None] * noise[i]).sum(0) for i, w in enumerate(weights)])
     plans = []
     for i, w in enumerate(weights):
-        gated = cfg.min_advantage > 0 and float((w * score[i]).sum() - score[i, 0]) <= cfg.min_advantage
+        gated = cfg.min_advantage is not None and float((w * score[i]).sum() - score[i, 0]) <= cfg.min_advantage
         if stats is not None:
             stats["plans"] = stats.get("plans", 0) + 1
             stats["departed"] = stats.get("departed", 0) + (not gated)
