@@ -11,6 +11,7 @@ optional (a missing one simply contributes no loss): "next_state", "next_frames"
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -86,18 +87,32 @@ class NSCAModel(nn.Module):
         if "proprio" in self.encoders:
             self.encoders["proprio"].set_normalization(proprio_from_state(state))
 
-    def encode(self, obs: dict[str, torch.Tensor], prefix: str = "") -> torch.Tensor:
+    def encode(self, obs: dict[str, torch.Tensor], prefix: str = "",
+               current: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Fused latent z of an observation; `prefix="next_"` encodes the next observation,
-        falling back to the current frames/audio when the data has no next ones."""
+        falling back to the current frames/audio when the data has no next ones. `current`:
+        the current observation's tokens (`tokens()`); a fallback modality takes its token
+        from there, detached, instead of encoding the same input again (the same numbers: the
+        babbling store has no next audio, so this saves an audio encoder pass per step)."""
+        return self.fusion(self.tokens(obs, prefix, current))
+
+    def tokens(self, obs: dict[str, torch.Tensor], prefix: str = "",
+               current: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """One token per present modality (the inputs of `fusion`); see `encode`."""
         def get(key: str) -> torch.Tensor | None:
             return obs.get(prefix + key, obs.get(key))
 
+        def reused(mod: str, key: str) -> torch.Tensor | None:
+            if prefix and current is not None and mod in current and prefix + key not in obs:
+                return current[mod].detach()
+            return None
+
         tokens: dict[str, torch.Tensor] = {}
         state = obs.get(prefix + "state")
-        if "vision" in self.encoders and get("frames") is not None:
-            tokens["vision"] = self.encoders["vision"](get("frames"))
-        if "audio" in self.encoders and get("audio") is not None:
-            tokens["audio"] = self.encoders["audio"](get("audio"))
+        for mod, key in (("vision", "frames"), ("audio", "audio")):
+            if mod in self.encoders and get(key) is not None:
+                tok = reused(mod, key)
+                tokens[mod] = tok if tok is not None else self.encoders[mod](get(key))
         if "proprio" in self.encoders:
             proprio = obs.get(prefix + "proprio")
             if proprio is None and state is not None:
@@ -108,7 +123,7 @@ class NSCAModel(nn.Module):
             tokens["state"] = self.encoders["state"](state)
         if "goal" in self.encoders and obs.get("goal") is not None:
             tokens["goal"] = self.encoders["goal"](obs["goal"])
-        return self.fusion(tokens)
+        return tokens
 
     def action_embedding(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         action = batch["action"]
@@ -124,12 +139,15 @@ class NSCAModel(nn.Module):
         """The policy path used inside control loops: (primitive logits, action)."""
         return self.policy_head(self.encode(obs))
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        z = self.encode(batch)
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """The heads' outputs, and the modality tokens ("tokens", for the target encoding)."""
+        tokens = self.tokens(batch)
+        z = self.fusion(tokens)
         a = self.action_embedding(batch)
         material_logits, hardness = self.material_head(z)
         primitive_logits, action = self.policy_head(z)
         return {
+            "tokens": tokens,
             "z": z,
             "next_z": self.world_model.next_latent(z, a),
             "next_state": self.world_model.next_state(batch["state"], batch["action"], z),
@@ -159,7 +177,7 @@ class NSCAModel(nn.Module):
             w = state_sample_weight if state_sample_weight is not None else torch.ones_like(per_sample)
             terms["state"] = (per_sample * w).mean()
             with torch.no_grad():
-                target = self.encode(batch, prefix="next_")
+                target = self.encode(batch, prefix="next_", current=out["tokens"])
             terms["latent"] = F.mse_loss(out["next_z"], target)
         if "outcome" in batch:
             terms["outcome"] = F.cross_entropy(out["outcome_logits"], batch["outcome"].long())

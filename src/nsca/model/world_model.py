@@ -54,4 +54,10 @@ class WorldModel(nn.Module):
         return z + self.dynamics(torch.cat([z, action_embed], -1))
 
     def next_state(self, state: torch.Tensor, action: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        # fp32 even under autocast: the state loss is in units of each field's typical change
+        # and its gradient is what trains rho, the one interpretable number (91k parameters,
+        # so the exact head costs nothing).
+        if torch.is_autocast_enabled(z.device.type):
+            with torch.autocast(z.device.type, enabled=False):
+                return self.physics(state.float(), action.float(), self.context(z.float()))
         return self.physics(state, action, self.context(z))

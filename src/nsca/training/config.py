@@ -53,10 +53,13 @@ class TrainConfig:
     ewc_lambda: float = field(0.0, "EWC penalty strength (needs --ewc-from; 0 = plain fine-tuning)")
     ewc_from: str | None = field(None, "earlier run folder (or checkpoint) to start from; EWC anchors to its weights")
     device: Literal["auto", "cpu", "cuda", "mps"] = field("auto", "device (auto: cuda, else mps, else cpu)")
-    amp: bool = field(False, "mixed precision (bf16/fp16 autocast; GPU only)")
-    compile: bool = field(False, "torch.compile the model (mostly useful on GPU)")
-    threads: int = field(0, "CPU threads for torch (0 = torch's default)")
-    num_workers: int = field(0, "DataLoader worker processes")
+    amp: bool = field(False, "mixed precision: bf16 autocast on GPUs and on CPUs with native bf16 (AVX512-BF16/AMX), "
+                             "fp16 + grad scaler on older GPUs; elsewhere fp32 (noted). Off: fp32 everywhere")
+    compile: bool = field(False, "torch.compile the model (CPU or GPU); the first steps compile it (minutes on a CPU)")
+    fused_optimizer: bool = field(False, "AdamW's fused kernel: the same update in one pass over the weights; "
+                                         "rounds differently in the last bit, so it does not reproduce an unfused run")
+    threads: int = field(0, "CPU threads for torch (0 = torch's default: one per core)")
+    num_workers: int = field(0, "DataLoader worker processes (0 = read batches in the training process)")
     seed: int = field(0, "seed for model init, data split and data order")
     run_dir: str = field("runs/train", "parent folder of run folders")
     run_name: str | None = field(None, "run folder name (default <preset>-seed<seed>)")

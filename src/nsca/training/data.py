@@ -109,12 +109,14 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return n // size
 
 
-def epoch_loader(dataset: Dataset, cfg: TrainConfig, epoch: int, start: int = 0) -> DataLoader:
+def epoch_loader(dataset: Dataset, cfg: TrainConfig, epoch: int, start: int = 0, pin_memory: bool = False) -> DataLoader:
+    """`pin_memory`: page-locked batches (a GPU run), so the copy to the device overlaps the step."""
     return DataLoader(
         dataset,
         batch_sampler=EpochBatches(len(dataset), cfg.batch_size, cfg.seed, epoch, start, cfg.shuffle_block),
         collate_fn=collate,
         num_workers=cfg.num_workers,
+        pin_memory=pin_memory,
     )
 
 

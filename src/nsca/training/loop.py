@@ -30,6 +30,7 @@ from nsca.model import trained as T
 from nsca.training import data as D
 from nsca.training.checkpoint import save_checkpoint, set_rng_state
 from nsca.training.config import TrainConfig
+from nsca.training.precision import Precision, choose_precision
 from nsca.training.run_folder import write_config
 from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from nsca.utils.metrics import MetricsLogger
@@ -61,7 +62,9 @@ def make_optimizer(model: NSCAModel, cfg: TrainConfig) -> torch.optim.Optimizer:
     # The project's one recipe for the prior weight (nsca.priors.adaptive.parameter_groups).
     from nsca.priors.adaptive import parameter_groups
 
-    return torch.optim.AdamW(parameter_groups(model, cfg.lr, cfg.weight_decay))
+    # fused: one pass over the weights instead of AdamW's six; the same update, rounded
+    # differently in the last bit, hence opt-in (the default reproduces earlier runs).
+    return torch.optim.AdamW(parameter_groups(model, cfg.lr, cfg.weight_decay), **({"fused": True} if cfg.fused_optimizer else {}))
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -160,6 +163,35 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+def optimizer_step(
+    model: NSCAModel, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, precision: Precision,
+    batch: dict[str, torch.Tensor], weights: dict[str, float], grad_clip: float, step: int,
+    state_sample_weight: torch.Tensor | None = None, ewc: Any = None, ewc_lambda: float = 0.0,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """One training step on a device batch: forward and losses under the run's precision,
+    backward (through the scaler), gradient clipping, the optimiser; returns the loss terms,
+    the loss stepped on (total plus the EWC penalty) and the gradient norm. The one step `train` runs and benchmarks/train_throughput.py times."""
+    phase = torch.profiler.record_function  # named phases for a profile (benchmarks/train_throughput.py --profile)
+    with phase("forward+loss"), precision.autocast():
+        terms = model.losses(batch, weights, state_sample_weight=state_sample_weight)
+        loss = terms["total"]
+        if ewc is not None:
+            terms["ewc"] = ewc(model)
+            loss = loss + ewc_lambda * terms["ewc"]
+    if not torch.isfinite(loss):
+        raise RuntimeError(f"loss became {float(loss)} at step {step}; lower --lr or check the data")
+    with phase("backward"):
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+    with phase("clip"):
+        scaler.unscale_(optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip else math.inf)
+    with phase("optimizer"):
+        scaler.step(optimizer)
+        scaler.update()
+    return terms, loss, grad_norm
+
+
 @torch.no_grad()
 def evaluate(model: NSCAModel, loader: Any, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
     model.eval()
@@ -190,9 +222,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     device = pick_device(cfg.device)
     if cfg.wandb_project and importlib.util.find_spec("wandb") is None:
         raise UsageError("wandb_project needs wandb: pip install 'nsca[tracking]' (WANDB_MODE=offline works without network)")
-    use_amp, use_compile = cfg.amp and device.type == "cuda", cfg.compile and device.type == "cuda"
-    if (cfg.amp or cfg.compile) and device.type != "cuda":
-        sys.stderr.write(f"note: amp/compile are GPU options; running without them on {device.type}\n")
+    precision, note = choose_precision(device, cfg.amp)
+    if note:
+        sys.stderr.write(note)
+    use_compile = cfg.compile and device.type in ("cpu", "cuda")
+    if cfg.compile and not use_compile:
+        sys.stderr.write(f"note: --compile is not supported on {device.type}; running eager\n")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -209,8 +244,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     model_cfg = cfg.model_config(**facts["model"])
     model = NSCAModel(model_cfg, facts["constants"])
     optimizer = make_optimizer(model, cfg)
-    amp_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    scaler = precision.grad_scaler()
     n_prims = model_cfg.n_primitives
     curiosity = CuriosityWeights(cfg.curiosity, n_prims, cfg.curiosity_window) if cfg.curiosity != "off" else None
 
@@ -240,10 +274,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     atomic_write_json(
         out / ("provenance.json" if not resume else f"provenance.resume-{step}.json"),
         {**provenance(), "seed": cfg.seed, "device": str(device), "resumed_from_step": step,
+         "precision": precision.name, "compiled": use_compile, "torch_threads": torch.get_num_threads(),
          "params": model.param_counts(), "train_items": len(train_set), "val_items": len(val_set)},
     )
     if use_compile:
-        model.compile()  # compiles __call__ in place; state_dict keys are unchanged
+        model.compile()  # compiles __call__ in place (at the first step); state_dict keys are unchanged
 
     def checkpoint() -> None:
         save_checkpoint(
@@ -263,26 +298,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         model.train()
         while step < total_steps:
             epoch, start = divmod(step, spe)
-            for batch in D.epoch_loader(train_set, cfg, epoch, start):
+            for batch in D.epoch_loader(train_set, cfg, epoch, start, pin_memory=device.type == "cuda"):
                 t0 = time.perf_counter()
                 b = _to(batch, device)
                 sw = curiosity.weights(b["primitive"]).to(device) if curiosity is not None and "primitive" in b else None
                 for group in optimizer.param_groups:  # warm-up scales each group's own lr (rho's too)
                     group["lr"] = group.setdefault("base_lr", group["lr"]) * lr_at(step, cfg) / cfg.lr
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    terms = model.losses(b, weights, state_sample_weight=sw)
-                    loss = terms["total"]
-                    if ewc is not None:
-                        terms["ewc"] = ewc(model)
-                        loss = loss + cfg.ewc_lambda * terms["ewc"]
-                if not torch.isfinite(loss):
-                    raise RuntimeError(f"loss became {float(loss)} at step {step}; lower --lr or check the data")
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip else math.inf)
-                scaler.step(optimizer)
-                scaler.update()
+                terms, loss, grad_norm = optimizer_step(model, optimizer, scaler, precision, b, weights, cfg.grad_clip,
+                                                        step, sw, ewc, cfg.ewc_lambda)
                 if curiosity is not None and "state_per_sample" in terms and "primitive" in b:
                     curiosity.record(b["primitive"], terms["state_per_sample"])
                 step += 1
