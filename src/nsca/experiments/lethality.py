@@ -45,7 +45,6 @@ VERDICT_RULE = (
     "HURTING if C1 or C2 is established below 0; VALIDATED if C1 is established above 0 with a relative gain of "
     "more than 20%; otherwise TOO WEAK."
 )
-GRIDS = ("default", "decomposition", "curves")
 VERDICTS = {
     "validated": "core hypothesis validated — proceed",
     "too_weak": "prior mechanism too weak — debug AdaptivePhysicsPrior",

@@ -117,8 +117,9 @@ class PlannerAgent(Agent):
         """`step(s, a, h, _)` for MPPI's B x samples candidates (episode-major)."""
         if self.model is not None:
             wm = self.model.world_model
-            n = self.planner_cfg.samples  # encoded per candidate (B x n rows), as MPPI's other networks run:
-            # the same row count whether an episode plans alone or in a batch, so the same floats
+            n = self.planner_cfg.samples
+            # Encoded per candidate (B x n rows, like MPPI's other networks): a lone episode's one
+            # row would take another BLAS path than a batch's rows and round differently (tested).
             z = self.model.encode(observation(states.repeat_interleave(n, 0), goals.repeat_interleave(n, 0)))
             return lambda s, a, h, _: (wm.next_state(s, a, z), None)
         sim = self.oracle.model
