@@ -10,7 +10,7 @@ Conditions (the model is `nsca.learning.model_agent`: one NSCAModel stack):
 - nsca_noprior:  the `--checkpoint-noprior` (`nsca train --prior none`) fine-tuned;
 - scratch_prior: the same architecture, no pretraining, prior term on;
 - random_init:   no pretraining, no prior term;
-- bc:            the phase-0 plain BC MLP on the same demos (`nsca.learning.agent`, kind bc).
+- bc:            the phase-0 plain BC MLP on the same demos (`nsca.learning.agents.bc`).
 Online RL baselines (Stable-Baselines3, dense reward, `--sac-steps` / `--ppo-steps` env steps
 per task and seed, no demos): sac, ppo. Published references are printed beside them.
 """
@@ -110,9 +110,9 @@ def _fewshot_agent(condition: str, cfg: ML10EvalConfig, seed: int):
 def _bc_actor(cfg: ML10EvalConfig, seed: int):
     import torch
 
-    from nsca.learning.agent import AgentConfig, Phase0Agent
+    from nsca.learning.agents import AgentConfig, make_agent
 
-    agent = Phase0Agent(AgentConfig(kind="bc", prior=None, bc_steps=cfg.bc_steps), seed)
+    agent = make_agent(AgentConfig(kind="bc", prior=None, bc_steps=cfg.bc_steps), seed)
     return agent, lambda s, g: agent.policy(torch.as_tensor(s), torch.as_tensor(g))[0].clamp(-1, 1).numpy()
 
 
@@ -123,7 +123,7 @@ def run_fewshot(config: dict, cell_dir: Path) -> dict:
 
     from nsca.envs.metaworld import eval_layout_seeds, goal, load_or_collect_demos, rollout_batch
     from nsca.envs.metaworld_batch import MetaWorldBatch
-    from nsca.learning.agent import demo_arrays
+    from nsca.learning.agents.base import demo_arrays
     from nsca.utils.seeding import seed_everything
 
     cfg = from_dict(ML10EvalConfig, {k: v for k, v in config.items() if k not in ("task", "demos", "condition", "seed")})
@@ -143,7 +143,7 @@ def run_fewshot(config: dict, cell_dir: Path) -> dict:
                 return act(states, goal(obs))
     else:
         fs, loaded = _fewshot_agent(condition, cfg, seed)
-        info.update(fs.fit(demo_arrays(demos, batch.dt_s)), checkpoint_tensors_loaded=loaded,
+        info.update(fs.fit(demo_arrays(demos)), checkpoint_tensors_loaded=loaded,
                     parameters=int(sum(p.numel() for p in fs.model.parameters())))
         act_batch = fs.pool_actor()
     t_fit = time.time() - t0
