@@ -12,14 +12,7 @@ from nsca.priors.adaptive import AdaptivePhysicsPrior
 from nsca.training.data import collate
 from nsca.training.synthetic import SyntheticInteractions
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny model gains nothing from more threads; on a loaded machine they cost a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
