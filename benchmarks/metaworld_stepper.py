@@ -112,12 +112,10 @@ def bench_bc_episodes(episodes: int, batch_size: int = 16) -> dict:
         return policy(inp).clamp(-1, 1).numpy()
 
     layouts = eval_layout_seeds(episodes)
-    reference = MetaWorldBatch(task, 1)
-    reference.spec = None  # step through Meta-World's own env.step: the harness before the stepper
+    reference = MetaWorldBatch(task, 1, reference=True)  # Meta-World's own env.step: the harness before the stepper
 
     def one_at_a_time():
-        return rollout_batch(reference, layouts, lambda i, o, s: np.stack([act(i, o[j:j + 1], s[j:j + 1])[0]
-                                                                          for j in range(len(o))]), max_steps=150)
+        return rollout_batch(reference, layouts, act, max_steps=150)
 
     batch = MetaWorldBatch(task, batch_size)
     t = time.perf_counter()

@@ -170,3 +170,17 @@ def test_sb3_vecenv_steps_the_training_layouts_and_truncates():
                 np.testing.assert_array_equal(infos[k]["terminal_observation"], o.astype(np.float64))
                 np.testing.assert_array_equal(obs[k], refs[k].reset(next(layouts)).astype(np.float64))
     venv.close()
+
+
+def test_reference_mode_is_metaworld_env_step_and_equals_the_stepper():
+    a, b = MetaWorldBatch("reach-v3", 2), MetaWorldBatch("reach-v3", 2, reference=True)
+    assert b.spec is None and a.spec is not None
+    for batch in (a, b):
+        batch.reset(0, 21)
+        batch.reset(1, 22)
+    for act in np.random.default_rng(2).uniform(-1, 1, (20, 2, 4)).astype(np.float32):
+        oa, sa, ra = a.step(act, rewards=True)
+        ob, sb, rb = b.step(act, rewards=True)
+        np.testing.assert_array_equal(oa, ob)
+        np.testing.assert_array_equal(sa, sb)
+        np.testing.assert_allclose(ra, rb, rtol=0, atol=1e-6)

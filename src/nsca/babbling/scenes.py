@@ -10,6 +10,7 @@ Meta-World) and the physical limit of its stepping (raw `mj_step` on one core).
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,8 +25,9 @@ PLAYGROUND_DATA_KEYS = ("seed", "steps", "n_objects", "random_fraction", "unifor
 METAWORLD_DATA_KEYS = tuple(k for k in PLAYGROUND_DATA_KEYS if k != "n_objects") + ("scene", "tasks")
 
 
-class Scene:
-    """The interface; the defaults are a scene that adds nothing to the store or the summary."""
+class Scene(ABC):
+    """The interface: a scene provides its catalogue and raw step rate; the defaults of the rest add
+    nothing to the store or the summary."""
 
     name: ClassVar[str]
     data_keys: ClassVar[tuple[str, ...]]  # the BabbleConfig fields its data depends on
@@ -36,8 +38,9 @@ class Scene:
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
 
+    @abstractmethod
     def catalogue(self, executor: Executor) -> list:
-        raise NotImplementedError
+        """The objects (playground) or tasks (Meta-World) interactions are drawn from."""
 
     def labels(self) -> dict:
         """What the store's schema.json adds under "labels"."""
@@ -51,8 +54,9 @@ class Scene:
         """The grounding probe's result, or None."""
         return None
 
+    @abstractmethod
     def raw_step_rate(self, seconds: float) -> float:
-        raise NotImplementedError
+        """MuJoCo steps/s of this scene alone (the speed figure in summary.json)."""
 
 
 class PlaygroundScene(Scene):

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 _WARNED: set[str] = set()
 _MOCAP_QUAT = np.array([1.0, 0.0, 1.0, 0.0])
@@ -178,7 +179,9 @@ def make_env(task: str):
 class MetaWorldBatch:
     """N environments of one task; slot k is `envs[k]`. Steps all (or some) slots per call."""
 
-    def __init__(self, task: str, n: int, threads: int = 1, envs: Sequence | None = None) -> None:
+    def __init__(self, task: str, n: int, threads: int = 1, envs: Sequence | None = None, reference: bool = False) -> None:
+        """`reference`: step every slot with Meta-World's own `env.step` (what a task outside `TASKS`
+        gets; benchmarks and tests compare against it)."""
         from nsca.envs.metaworld import resolve_task
 
         if n < 1:
@@ -192,8 +195,8 @@ class MetaWorldBatch:
         self.max_episode_steps = int(e.max_path_length)
         self.dt_s = float(e.dt)
         self.frame_skip = int(e.frame_skip)
-        self.spec = TASKS.get(self.task)
-        if self.spec is None and self.task not in _WARNED:
+        self.spec = None if reference else TASKS.get(self.task)
+        if self.spec is None and not reference and self.task not in _WARNED:
             _WARNED.add(self.task)
             print(f"note: the batched Meta-World stepper does not cover '{self.task}'; stepping it with "
                   "Meta-World's own env.step (slower)", file=sys.stderr)
@@ -287,8 +290,6 @@ class MetaWorldBatch:
         if self.spec.quat is not None:
             kind = self.spec.quat[0]
             if kind == "mat":
-                from scipy.spatial.transform import Rotation
-
                 # MuJoCo's matrices are orthonormal to rounding: scipy's re-orthogonalisation changes nothing
                 # (tested to 1e-6 against Meta-World) and costs 5x the conversion.
                 curr[:, 7:11] = Rotation.from_matrix(raw[:, col:col + 9].reshape(m, 3, 3), assume_valid=True).as_quat()
