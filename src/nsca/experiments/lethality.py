@@ -296,6 +296,8 @@ def conditions(cfg: LethalityConfig) -> list[str]:
 
 
 def grid_cells(cfg: LethalityConfig) -> list[Cell]:
+    """Seed-major: a worker's consecutive cells are mostly the same seed's conditions, which share
+    one BC fit (`fit_bc` keeps it) -- the order changes no number, only the time."""
     from nsca.envs.metaworld import resolve_task
 
     if cfg.grid == "curves":
@@ -303,11 +305,11 @@ def grid_cells(cfg: LethalityConfig) -> list[Cell]:
         for task in cfg.tasks:
             t = resolve_task(task)
             for demos in cfg.demos_list:
-                for name in cfg.curve_agents:
-                    for seed in cfg.seeds:
+                for seed in cfg.seeds:
+                    for name in cfg.curve_agents:
                         cells.append(Cell(f"{t}/d{demos}/{name}", seed, cell_config(cfg, name, seed, t, demos)))
         return cells
-    return [Cell(name, seed, cell_config(cfg, name, seed)) for name in conditions(cfg) for seed in cfg.seeds]
+    return [Cell(name, seed, cell_config(cfg, name, seed)) for seed in cfg.seeds for name in conditions(cfg)]
 
 
 def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
