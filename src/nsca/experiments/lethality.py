@@ -67,7 +67,8 @@ class LethalityConfig(RunConfig):
     PRESETS: ClassVar[str] = "lethality"
 
     preset: str = field("default", "named block of presets.yaml's lethality section: default, screen (the planner's "
-                                   "screening: seeds and layouts never evaluated), confirm (the pre-registered run)")
+                                   "screening: seeds and layouts never evaluated), confirm (the pre-registered run), "
+                                   "untuned (the same design on four other tasks)")
     n_seeds: int = seeds_field(5)
     workers: int = field(2, "parallel worker processes")
     out: str = out_field("runs/lethality")
@@ -348,6 +349,7 @@ def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
         from nsca.experiments.lethality_curves import answer
 
         report["curves"] = answer(report)
+        report["per_group"] = group_verdicts(rates, table)
         report.update(verdict_text="see the per-task answer", verdict="not_applicable", verdict_rule=VERDICT_RULE)
     else:
         report["preregistered"] = preregistered(rates)
@@ -372,6 +374,29 @@ def preregistered(rates: dict[str, list[float]]) -> dict:
     gate = out.get("prior_0.9 vs prior_0.5")
     if gate is not None:
         gate["diff_rel_ci95"] = relative_gain_ci(rates["prior_0.9"], rates["prior_0.5"])
+    return out
+
+
+SCREENED_TASK = "pick-place-v3"  # the task the planner's settings were chosen on (docs/lethality.md, "Screening")
+
+
+def group_verdicts(rates: dict[str, list[float]], table: dict) -> dict:
+    """The default grid's design applied unchanged to every `<task>/d<demos>` group of a curves
+    grid that has its conditions: its three contrasts (Holm over the three, within the group) and
+    its verdict, marked untuned on every task but the one the settings were chosen on."""
+    groups: dict[str, list[str]] = {}
+    for name in rates:
+        prefix, _, cond = name.rpartition("/")
+        groups.setdefault(prefix, []).append(cond)
+    out = {}
+    for prefix, conds in groups.items():
+        if "prior_0.9" not in conds or "prior_0.5" not in conds:
+            continue
+        sub_rates = {c: rates[f"{prefix}/{c}"] for c in conds}
+        sub_table = {c: table[f"{prefix}/{c}"] for c in conds}
+        contrasts = preregistered(sub_rates)
+        out[prefix] = {"task": prefix.split("/")[0], "untuned": prefix.split("/")[0] != SCREENED_TASK,
+                       "contrasts": contrasts, **verdict(contrasts, sub_table)}
     return out
 
 
@@ -526,6 +551,15 @@ def format_report(report: dict) -> str:
         from nsca.experiments.lethality_curves import answer_lines
 
         lines += ["", *answer_lines(report)]
+    if report.get("per_group"):
+        lines += ["", f"The pre-registered design per task and demo count (Holm over its three contrasts within each "
+                      f"group; untuned = settings chosen on {SCREENED_TASK} only, applied unchanged):"]
+        for prefix, g in report["per_group"].items():
+            lines.append(f"  {prefix}{' (untuned)' if g['untuned'] else ''}: {g['verdict_text']}")
+            for name, c in g["contrasts"].items():
+                lines.append(f"      {name}: {c['diff_abs']:+.3f} [{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], "
+                             f"Holm p {_num(c['p_holm'])}, MDE {_num(c['mde'])}, "
+                             + ("established" if c["established"] else "not established"))
     lines += ["", f"Verdict: {report['verdict_text']}", f"Rule: {report['verdict_rule']}"]
     if "wall_time_s" in report:
         lines.append(f"Wall time: {report['wall_time_s']:.0f} s")
@@ -576,7 +610,8 @@ class Lethality(Experiment):
         return grid_cells(cfg)
 
     def is_record(self, cfg: LethalityConfig) -> bool:
-        return cfg.preset == "confirm"  # the pre-registered run: its commit must be the code that made it
+        # the pre-registered run and the untuned tasks' run: their commit must be the code that made them
+        return cfg.preset in ("confirm", "untuned")
 
     def summarize(self, cfg: LethalityConfig, records: list[dict]) -> dict:
         return build_report(cfg, records)
