@@ -205,6 +205,15 @@ def test_report_formats_and_strict_json():
     json.dumps(one, allow_nan=False)
     assert "drawer-open-v3,5,scratch_prior,0.4000,,,t,1,30" in M.results_csv(one)
     assert "scratch_prior - random_init @ k=5: +0.200, paired t p -, Holm p -" in M.format_report(one)
+    # Differences that do not vary (two seeds, +0.1 each): no t-test and no MDE, not p = 0 and MDE 0; Holm counts it as p = 1.
+    cfg2 = M.ML10EvalConfig(tasks=("drawer-open",), demos_list=(5, 10), n_seeds=2, conditions=("scratch_prior", "random_init"))
+    flat = M.summarize_ml10(cfg2, [m for k, rates in ((5, (0.6, 0.4)), (10, (0.7, 0.3))) for m in
+                                   _metrics("drawer-open-v3", k, "scratch_prior", rates)
+                                   + _metrics("drawer-open-v3", k, "random_init", (0.5, 0.3))])
+    c5, c10 = (flat["comparisons"]["scratch_prior - random_init"][k] for k in ("5", "10"))
+    assert c5["sd_diff"] == 0 and c5["p_paired_t"] is None and c5["p_holm"] is None and c5["mde"] is None
+    assert flat["family_size"] == 2 and np.isclose(c10["p_holm"], min(1.0, 2 * c10["p_paired_t"]))
+    assert "@ k=5: +0.100 [+0.100, +0.100], paired t p - (SD 0), Holm p -, MDE - (-)" in M.format_report(flat)
 
 
 def test_paired_statistics_holm_over_the_family_mde_and_the_plans_rows():

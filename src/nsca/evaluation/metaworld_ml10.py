@@ -366,15 +366,19 @@ def summarize_ml10(cfg: ML10EvalConfig, metrics: list[dict]) -> dict:
             if not seeds:
                 continue
             comp = paired_compare([pa[s] for s in seeds], [pb[s] for s in seeds], seed=0)
+            if not comp["sd_diff"]:  # one seed, or differences that do not vary: no t-test, no MDE (not p = 0, not 0)
+                comp["p_paired_t"] = None
             comp.update(seeds=seeds, ties=comp["n"] - comp["wins"] - comp["losses"],
-                        mde=minimum_detectable_effect(comp["per_seed_diff"]),
+                        mde=minimum_detectable_effect(comp["per_seed_diff"]) if comp["sd_diff"] else None,
                         preliminary=len(seeds) < PRELIMINARY_SEEDS)
             comparisons.setdefault(f"{a} - {b}", {"what": what})[k] = comp
+    # Holm over every comparison reported; one without a p enters as p = 1 (never rejected, still counted).
     family = [c for comp in comparisons.values() for k, c in comp.items() if k != "what"]
-    family_size = sum(c["p_paired_t"] is not None for c in family)
-    for c, p in zip(family, holm([c["p_paired_t"] for c in family])):
-        c["p_holm"] = p
-        c["mde_family"] = minimum_detectable_effect(c["per_seed_diff"], family=family_size) if p is not None else None
+    family_size = len(family)
+    for c, p in zip(family, holm([1.0 if c["p_paired_t"] is None else c["p_paired_t"] for c in family])):
+        defined = c["p_paired_t"] is not None
+        c["p_holm"] = p if defined else None
+        c["mde_family"] = minimum_detectable_effect(c["per_seed_diff"], family=family_size) if defined else None
     blocks = [b for by_c in over_tasks.values() for b in by_c.values() if b]
     return {"tasks": tasks, "demos_list": list(cfg.demos_list), "conditions": with_demos, "online": online,
             "not_run": skip, "table": table, "mean_over_tasks": over_tasks, "comparisons": comparisons,
@@ -423,7 +427,8 @@ def _mark(blocks) -> str:
 def _paired(v: dict) -> str:
     lo, hi = v["diff_ci95_t"]
     ci = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None else ""
-    return (f"{v['diff_abs']:+.3f}{ci}, paired t p {_num(v['p_paired_t'])}, Holm p {_num(v['p_holm'])}, "
+    p = _num(v["p_paired_t"]) if v["p_paired_t"] is not None or v["n"] < 2 else "- (SD 0)"
+    return (f"{v['diff_abs']:+.3f}{ci}, paired t p {p}, Holm p {_num(v['p_holm'])}, "
             f"MDE {_num(v['mde'], '.2f')} ({_num(v['mde_family'], '.2f')}), SD {_num(v['sd_diff'])}, n={v['n']} seeds")
 
 
@@ -464,7 +469,8 @@ def format_report(r: dict) -> str:
                      f"{paired}{_mark([row['nsca_prior'], row['random_init']])}  | {plan}")
     lines.append(f"paired differences a - b, paired by seed on the mean over the {len(r['tasks'])} task(s) (same demos, "
                  f"same evaluation layouts): mean [95% paired t CI], paired t p, Holm p over the family of "
-                 f"{r['family_size']}, MDE = minimum detectable effect at 80% power, two-sided alpha 0.05 "
+                 f"{r['family_size']} (a comparison without a p counted as p = 1), MDE = minimum detectable effect "
+                 "at 80% power, two-sided alpha 0.05 "
                  f"(in brackets: at alpha 0.05/{r['family_size']}, Holm's strictest step), SD of the differences:")
     for name, comp in r["comparisons"].items():
         for k, v in comp.items():
