@@ -34,7 +34,7 @@ from nsca.errors import ConfigError, UsageError
 from nsca.experiments.protocol import Experiment, RunConfig, out_field, seed_bars, seeds_field
 from nsca.learning.agents import AgentConfig
 from nsca.runner import Cell
-from nsca.stats import paired_compare, summarize
+from nsca.stats import minimum_detectable_effect, paired_compare, summarize
 from nsca.utils.io import atomic_write_text
 
 VERDICT_RULE = (
@@ -413,20 +413,6 @@ def relative_gain_ci(a: list[float], b: list[float], n_boot: int = 10_000, seed:
     rel = (a_[idx].mean(1)[ok] - base[ok]) / base[ok]
     lo, hi = np.quantile(rel, [0.025, 0.975])
     return [float(lo), float(hi)]
-
-
-def minimum_detectable_effect(diffs: list[float], family: int = 1, power: float = 0.8) -> float | None:
-    """The smallest true mean difference this many seeds detect with `power` at two-sided
-    alpha 0.05 / `family` (Holm's strictest step), given the measured SD of the per-seed
-    differences (paired t): (t_{1-alpha/2} + t_power) x SD / sqrt(n)."""
-    from scipy import stats as sps
-
-    d = np.asarray(diffs, float)
-    if d.size < 2:
-        return None
-    alpha = 0.05 / max(family, 1)
-    t = sps.t.ppf(1 - alpha / 2, d.size - 1) + sps.t.ppf(power, d.size - 1)
-    return float(t * d.std(ddof=1) / np.sqrt(d.size))
 
 
 def shared_layout_rates(root: Path, a: list[dict], b: list[dict]) -> tuple[list[float], list[float], int]:
