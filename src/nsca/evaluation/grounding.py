@@ -586,6 +586,8 @@ class Grounding(Experiment):
     def threads_per_worker(self, cfg: GroundingEvalConfig) -> int:
         return cfg.threads
 
+    prepared_keys = ("heldout", "store")
+
     def prepare(self, cfg: GroundingEvalConfig, out: Path) -> dict:
         facts = store_facts(default_store(cfg))
         return {"heldout": generate_heldout(cfg, facts, heldout_folder(cfg)),

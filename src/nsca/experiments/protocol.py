@@ -107,9 +107,12 @@ class Experiment(ABC):
     def cells(self, cfg: Any) -> list[Cell]:
         """The grid: one `Cell(condition, seed, config)` per unit of work."""
 
+    # The results keys `prepare` returns (kept as they are when a run is re-summarized).
+    prepared_keys: ClassVar[tuple[str, ...]] = ()
+
     def prepare(self, cfg: Any, out: Path) -> dict:
         """Work every cell shares, done once after start-run and before the grid (e.g. generating
-        the data set the cells read); what it returns is added to the results."""
+        the data set the cells read); what it returns (keys: `prepared_keys`) is added to the results."""
         return {}
 
     def threads_per_worker(self, cfg: Any) -> int:
@@ -318,3 +321,55 @@ def seed_bars(ax: Any, x: Sequence[float], per_seed: np.ndarray, width: float, c
     jitter = np.linspace(-0.3, 0.3, len(per_seed)) * width if len(per_seed) > 1 else np.zeros(1)
     for j, row in zip(jitter, per_seed):
         ax.scatter(x + j, row, color="k", s=10, zorder=3)
+
+
+# ---- re-summarizing a finished run ---------------------------------------------------------
+
+# Every experiment's module, by the name its results.json records (`Experiment.name`).
+EXPERIMENT_MODULES = {
+    "lethality": "nsca.experiments.lethality", "ablate": "nsca.experiments.ablation",
+    "noisy-tv": "nsca.experiments.noisy_tv", "forgetting": "nsca.experiments.forgetting",
+    "balloon": "nsca.experiments.balloon", "metaworld-ml10": "nsca.evaluation.metaworld_ml10",
+    "procgen": "nsca.evaluation.procgen", "physion": "nsca.evaluation.physion_ocp",
+    "grounding": "nsca.evaluation.grounding",
+}
+
+
+def experiment_named(name: str) -> Experiment:
+    import importlib
+
+    if name not in EXPERIMENT_MODULES:
+        raise UsageError(f"unknown experiment '{name}'; known: {', '.join(EXPERIMENT_MODULES)}")
+    return importlib.import_module(EXPERIMENT_MODULES[name]).EXPERIMENT
+
+
+def resummarize(out: str | Path) -> dict:
+    """Rebuild a finished run's results.json, report and plot from the cells stored in it, with
+    the statistics code of this commit (no cell is rerun: a cell's numbers are its metrics.json).
+
+    For records whose summary was written by older statistics code. The run's config is read
+    back through its config class (fields added since get their defaults); the records are every
+    `metrics.json` under the folder. The results keep the run's own wall time and say when and
+    by which commit they were re-summarized (`resummarized`)."""
+    out = Path(out)
+    old = read_json(out / "results.json")
+    saved = saved_config(out)
+    if not isinstance(old, dict) or saved is None:
+        raise UsageError(f"{out} is not a finished run folder (needs its config.json and results.json)")
+    exp = experiment_named(str(old.get("experiment", "")))
+    cfg = from_dict(exp.config, {**saved, "out": str(out)})
+    records = []
+    for path in sorted(out.rglob("metrics.json")):
+        record = read_json(path)
+        if not isinstance(record, dict) or "metrics" not in record:
+            raise UsageError(f"{path}: not a cell record; rerun the run's command to redo that cell")
+        records.append(record)
+    if not records:
+        raise UsageError(f"{out} holds no finished cell")
+    results = {**exp.summarize(cfg, records), **{k: old[k] for k in exp.prepared_keys if k in old}}
+    results.update(experiment=exp.name, config=dataclasses.asdict(cfg),
+                   provenance=old.get("provenance"), start_time=old.get("start_time"), end_time=old.get("end_time"),
+                   wall_time_s=old.get("wall_time_s"),
+                   resummarized={"provenance": provenance(), "cells": len(records)})
+    finish_run(exp, cfg, out, records, results)
+    return results
