@@ -251,6 +251,17 @@ def test_readout_and_training_seeds_are_averaged_and_paired(tmp_path, store):
     assert "nsca training seed 1 (" in report and "over readout seeds 0, 1:" in report
 
 
+def _old_catalogue(store: Path, root: Path) -> Path:
+    """A copy of `store` whose config.json is as a store written before the material split had it."""
+    import shutil
+
+    shutil.copytree(store, root)
+    config = json.loads((root / "config.json").read_text())
+    del config["catalogue"]
+    (root / "config.json").write_text(json.dumps(config))
+    return root
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path, store, run, capsys):
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
@@ -269,6 +280,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, store, run, capsys):
         (["--checkpoint", str(run), "--data", str(_write_store(tmp_path / "leaky", n_objects=3, per_primitive=1,
                                                                split="heldout"))],
          "holds held-out material(s) cork, silicone, sponge: the probe would test on materials the model was trained on"),
+        (["--checkpoint", str(run), "--data", str(_old_catalogue(store, tmp_path / "old"))],
+         "was written with another catalogue (before the material split"),
         (["--checkpoint", str(run), str(_write_run(tmp_path / "same_seed", seed=4)), "--data", str(store)],
          "two runs of arm nsca share training seed 0"),
     ]
@@ -278,3 +291,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, store, run, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
         assert not out.exists()
+
+
+def test_the_supervision_line_names_every_supervised_run():
+    def facts(ref, heads, w=0.5):
+        return {"checkpoint": ref, "training_seed": 0, "material_heads": heads, "w_material": w, "w_hardness": w,
+                "hardness_supervised": heads and w > 0}
+
+    assert G.supervision_line({}).startswith("no trained checkpoint probed")
+    assert G.supervision_line({"nsca": [facts("a", False)], "nsca_noprior": [facts("b", True, 0.0)]}).startswith(
+        "probe of a checkpoint trained without hardness supervision")
+    line = G.supervision_line({"nsca": [facts("a", False), facts("c", True)], "nsca_noprior": [facts("b", False)]})
+    assert line.startswith("probe of a checkpoint trained WITH hardness supervision: not a grounding test")
+    assert "nsca c" in line and "nsca a" not in line and "b" not in line.split("(", 1)[1]

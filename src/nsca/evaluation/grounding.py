@@ -467,7 +467,8 @@ def heldout_catalogue(cfg: GroundingEvalConfig, store_seed: int) -> list:
 def check_materials_held_out(cfg: GroundingEvalConfig, root: Path, store_seed: int) -> list[str]:
     """The held-out catalogue's materials, none of which the store may contain (else the probe
     would test on materials the model was trained on): a one-line UsageError otherwise."""
-    from nsca.envs.objects import TRAIN_MATERIALS
+    from nsca.envs.objects import TRAIN_MATERIALS, catalogue_config
+    from nsca.utils.io import read_json
 
     held = sorted({o.material for o in heldout_catalogue(cfg, store_seed)})
     shared = sorted(store_materials(root) & set(held))
@@ -475,6 +476,9 @@ def check_materials_held_out(cfg: GroundingEvalConfig, root: Path, store_seed: i
         raise UsageError(f"the babbling store {root} holds held-out material(s) {', '.join(shared)}: the probe would test on "
                          f"materials the model was trained on; babble a store with this version (train materials: "
                          f"{', '.join(TRAIN_MATERIALS)})")
+    if read_json(root / "config.json").get("catalogue") != catalogue_config():
+        raise UsageError(f"the babbling store {root} was written with another catalogue (before the material split or with "
+                         "other jitter: its objects' constants may be their materials' own); babble a store with this version")
     return held
 
 
@@ -659,6 +663,8 @@ def paired_over_training_seeds(results: dict, checkpoints: dict, seed: int) -> d
 def supervision_line(checkpoints: dict) -> str:
     """The report's first line: whether any probed checkpoint's latent was trained to name the
     material (then the probe is not a grounding test)."""
+    if not any(checkpoints.values()):
+        return "no trained checkpoint probed (random init and hand-made features only): not a test of a trained latent"
     supervised = [f"{arm} {f['checkpoint']}" for arm, facts in checkpoints.items() for f in facts if f["hardness_supervised"]]
     if supervised:
         return ("probe of a checkpoint trained WITH hardness supervision: not a grounding test (material/hardness heads "
