@@ -256,7 +256,7 @@ def test_babbling_steps_generates_real_babbling_data_then_trains_on_it(tmp_path:
     saved = json.loads((run / "config.json").read_text())
     # A babbling transition spans record_every (6) control steps of 10 ms: the prior must know.
     assert saved["physics_constants"]["dt_s"] == pytest.approx(0.06)
-    assert saved["model"]["n_materials"] == 9 and saved["model"]["n_outcomes"] == 10
+    assert saved["model"]["n_materials"] == 15 and saved["model"]["n_outcomes"] == 10  # every material is a label; babbling uses 9
     assert summary["steps"] >= 1 and summary["val_items"] > 0
     # Episodes never straddle the train/val split.
     assert summary["train_items"] % 16 == 0 and summary["val_items"] % 16 == 0
