@@ -86,8 +86,12 @@ class BabbleConfig:
             raise UsageError("--tasks applies to --scene metaworld")
 
     def data_config(self) -> dict:
-        """The settings the data depends on: an --out written with other values is refused."""
-        return {k: getattr(self, k) for k in SCENES[self.scene].data_keys}
+        """The settings the data depends on: an --out written with other values is refused (a
+        playground store's also name the catalogue's material split and jitter)."""
+        from nsca.envs.objects import catalogue_config
+
+        config = {k: getattr(self, k) for k in SCENES[self.scene].data_keys}
+        return {**config, "catalogue": catalogue_config()} if self.scene == "playground" else config
 
 
 # ---- the run -----------------------------------------------------------------------------
