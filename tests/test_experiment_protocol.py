@@ -17,6 +17,7 @@ from nsca.config import field
 from nsca.errors import UsageError
 from nsca.experiments import protocol
 from nsca.experiments.protocol import RunConfig, SanityCheck, Verdict, seed_bars, seeds_field
+from nsca.reporting import resummarize
 from nsca.utils.provenance import git_state
 
 
@@ -193,11 +194,11 @@ def test_lethality_goes_through_the_driver_with_its_results_keys(tmp_path, capsy
     assert (out / "report.txt").read_text().startswith("Lethality test (default grid, preset default): reach-v2, 2 demos, 1 seeds")
 
 
-EXPERIMENT = TOY  # so that protocol.experiment_named can find the toy by module
+EXPERIMENT = TOY  # so that resummarize.experiment_named can find the toy by module
 
 
 def test_resummarize_rebuilds_the_summary_from_the_stored_cells(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(protocol.EXPERIMENT_MODULES, "toy", __name__)
+    monkeypatch.setitem(resummarize.EXPERIMENT_MODULES, "toy", __name__)
     out = tmp_path / "run"
     first = protocol.run_experiment(TOY, ToyConfig(out=str(out)))
     report = (out / "report.txt").read_text()
@@ -225,12 +226,12 @@ def test_every_experiment_is_registered_by_its_name():
     import nsca.evaluation
     import nsca.experiments
 
-    for name in protocol.EXPERIMENT_MODULES:
-        assert protocol.experiment_named(name).name == name
+    for name in resummarize.EXPERIMENT_MODULES:
+        assert resummarize.experiment_named(name).name == name
     for pkg in (nsca.experiments, nsca.evaluation):
         for info in pkgutil.iter_modules(pkg.__path__):
             exp = getattr(importlib.import_module(f"{pkg.__name__}.{info.name}"), "EXPERIMENT", None)
             if exp is not None:
-                assert protocol.EXPERIMENT_MODULES.get(exp.name) == f"{pkg.__name__}.{info.name}"
+                assert resummarize.EXPERIMENT_MODULES.get(exp.name) == f"{pkg.__name__}.{info.name}"
     with pytest.raises(UsageError, match="unknown experiment"):
-        protocol.experiment_named("nope")
+        resummarize.experiment_named("nope")

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nsca.experiments.protocol import experiment_named, resummarize
+    from nsca.reporting.resummarize import experiment_named, resummarize
 
     for folder in args.runs:
         results = resummarize(folder)
