@@ -4,9 +4,10 @@
 
 Reads every cell's metrics.json: fine-tuning and evaluation seconds of the few-shot cells (per
 condition and k; evaluation seconds per episode, since runs may use fewer episodes than the
-default 30), and env steps/s of the SAC / PPO cells. Projects the default grid (5 tasks x
-k in {1, 5, 10, 25} x 5 few-shot conditions x 3 seeds x 30 episodes, plus SAC and PPO at their
-default budgets x 5 tasks x 3 seeds) on `--workers` equally loaded workers. A projection from
+default 30), and env steps/s of the SB3 cells. Projects the default grid (5 tasks x
+k in {1, 5, 10, 25} x 5 few-shot conditions x 3 seeds x 30 episodes; sac_demos at SAC's
+budget x 5 tasks x 4 k x 3 seeds; SAC and PPO at their default budgets x 5 tasks x 3 seeds) on
+`--workers` equally loaded workers; sac_demos runs at `sac`'s measured rate if the run has none. A projection from
 cells measured under whatever load the run had: quote the load with it.
 """
 
@@ -53,6 +54,9 @@ def project(c: dict, workers: int) -> dict:
     for algo, steps in (("sac", d.sac_steps), ("ppo", d.ppo_steps)):
         if algo in c["online"]:
             online_s += steps / c["online"][algo]["steps_per_s"] * len(ML10_TEST) * d.n_seeds
+    rate = (c["online"].get("sac_demos") or c["online"].get("sac") or {}).get("steps_per_s")
+    if rate:  # one SAC run per (task, k, seed)
+        online_s += d.sac_steps / rate * len(ML10_TEST) * len(d.demos_list) * d.n_seeds
     return {"fewshot_cell_s": round(fewshot_s), "online_cell_s": round(online_s),
             "wall_h_on_workers": round((fewshot_s + online_s) / workers / 3600, 2), "workers": workers}
 

@@ -93,3 +93,29 @@ def test_config_errors_name_fields_and_the_cli_names_flags():
     assert flag_name(LethalityConfig, "agent.bc_input_noise") == "--agent.bc-input-noise"
     assert flag_name(LethalityConfig, "n_seeds") == "--n-seeds"
     assert flag_name(LethalityConfig, "agent.no_such_field") == "agent.no_such_field"
+
+
+def test_a_kept_bc_fit_is_the_refit_to_the_bit_and_only_for_the_same_inputs(demos, monkeypatch):
+    """Conditions of a seed share one BC fit per worker process (`fit_bc` keeps it): a kept fit
+    must equal a fresh fit exactly, and other data, fields or seeds must not hit it."""
+    from nsca.learning.agents import base
+
+    cfg = AgentConfig(**BUDGET)
+    d = demo_arrays(demos)
+    x = base.features(d["state"], d["goal"])
+    base._BC_FITS.clear()
+    fresh, loss = base.fit_bc(x, d["action"], cfg, seed=5)
+    fits = []
+    monkeypatch.setattr(base, "train_regressor", lambda *a, **k: fits.append(1) or [0.0])
+    kept, kept_loss = base.fit_bc(x, d["action"], cfg, seed=5)
+    assert not fits and kept_loss == loss and kept is not fresh
+    for (name, a), b in zip(fresh.state_dict().items(), kept.state_dict().values()):
+        assert torch.equal(a, b), name
+    base.fit_bc(x, d["action"], cfg, seed=6)
+    base.fit_bc(x[1:], d["action"][1:], cfg, seed=5)
+    base.fit_bc(x, d["action"], dataclasses.replace(cfg, bc_input_noise=0.0), seed=5)
+    assert len(fits) == 3
+    with torch.no_grad():  # a kept fit handed out is a copy: changing it changes no later fit
+        next(kept.parameters()).add_(1.0)
+    again, _ = base.fit_bc(x, d["action"], cfg, seed=5)
+    assert torch.equal(next(again.parameters()), next(fresh.parameters()))

@@ -55,7 +55,7 @@ def test_hardness_is_audible_in_the_features():
 
 
 def test_grounding_probe_beats_chance_on_held_out_objects():
-    train, heldout = make_catalogue(27, seed=0), make_catalogue(18, seed=99)
+    train, heldout = make_catalogue(27, seed=0), make_catalogue(18, seed=99, split="heldout")
     worker_train, worker_test = Worker(train, audio=True), Worker(heldout, audio=True)
     tr = [worker_train.run(s) for s in probe_specs(train, 0)]
     te = [worker_test.run(s) for s in probe_specs(heldout, 1)]

@@ -149,12 +149,38 @@ def test_same_seed_same_data_and_resume_after_an_interruption_does_not_duplicate
     (["--scene", "metaworld", "--tasks", "push", "pick-plaec"], "unknown Meta-World task 'pick-plaec'"),
     (["--scene", "metaworld", "--tasks", "push", "push-v3"], "more than once"),
     (["--tasks", "push-v3"], "--tasks applies to --scene metaworld"),
+    (["--scene", "metaworld", "--tasks", "push", "drawer-open"], "--tasks drawer-open-v3 is an ML10 held-out test task"),
 ])
 def test_bad_tasks_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert main(["babble", *argv, "--steps", "2", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1] and not [e for e in err if not e.startswith("note:")][:-1]
     assert not (tmp_path / "x").exists()
+
+
+def test_pretraining_babbling_never_sees_the_ml10_held_out_tasks(tmp_path):
+    """The ML10 fairness rule, read from a store the babbling code wrote with its default tasks:
+    the task of every recorded row (its `scene` column), and the store's own task list."""
+    from metaworld.env_dict import ML10_V3
+
+    from nsca.babbling.metaworld_scenes import ML10_TEST_TASKS, ML10_TRAIN_TASKS
+    from nsca.evaluation.metaworld_ml10 import ML10_TEST
+
+    assert list(ML10_TEST_TASKS) == list(ML10_V3["test"]) == [f"{t}-v3" for t in ML10_TEST]
+    out = tmp_path / "babbling"
+    c = from_dict(BabbleConfig, {"scene": "metaworld", "steps": 12, "shard_size": 6, "refresh": 6, "window": 2,
+                                 "n_steps": 12, "record_every": 6, "probe": False, "progress": False, "workers": 1,
+                                 "out": str(out)})
+    assert c.tasks == list(ML10_TRAIN_TASKS)  # the default: what `nsca babble --scene metaworld` pretrains on
+    run_babble(c)
+    ds = store.open_dataset(out)
+    recorded = {s.removeprefix("metaworld:") for s in ds.scenes}
+    assert len(ds.scenes) == 12 * (12 // 6 + 1) and all(s.startswith("metaworld:") for s in ds.scenes)
+    assert len(recorded) >= 2 and recorded <= set(ML10_TRAIN_TASKS) and not recorded & set(ML10_TEST_TASKS)
+    schema = json.loads((out / "schema.json").read_text())
+    assert not set(schema["labels"]["tasks"]) & set(ML10_TEST_TASKS)
+    objects = json.loads((out / "objects.json").read_text())
+    assert not {o["name"].removeprefix("metaworld:") for o in objects} & set(ML10_TEST_TASKS)
 
 
 def test_training_reads_a_metaworld_store_and_a_mix(mw_store, tmp_path, capsys):

@@ -17,6 +17,7 @@ from nsca.config import field
 from nsca.errors import UsageError
 from nsca.experiments import protocol
 from nsca.experiments.protocol import RunConfig, SanityCheck, Verdict, seed_bars, seeds_field
+from nsca.reporting import resummarize
 from nsca.utils.provenance import git_state
 
 
@@ -191,3 +192,46 @@ def test_lethality_goes_through_the_driver_with_its_results_keys(tmp_path, capsy
             "eval_episodes", "wall_time_s", "provenance"} <= set(results)
     assert set(results["table"]) == {"none", "bc"} and results["n_seeds"] == 1
     assert (out / "report.txt").read_text().startswith("Lethality test (default grid, preset default): reach-v2, 2 demos, 1 seeds")
+
+
+EXPERIMENT = TOY  # so that resummarize.experiment_named can find the toy by module
+
+
+def test_resummarize_rebuilds_the_summary_from_the_stored_cells(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(resummarize.EXPERIMENT_MODULES, "toy", __name__)
+    out = tmp_path / "run"
+    first = protocol.run_experiment(TOY, ToyConfig(out=str(out)))
+    report = (out / "report.txt").read_text()
+    stale = {**json.loads((out / "results.json").read_text()), "figures": {"up": [0], "down": [0]}}
+    (out / "results.json").write_text(json.dumps(stale))  # a summary from older statistics code
+    stamps = _stamps(out)
+    assert main(["resummarize", str(out)]) == 0
+    assert "4 cells re-summarized" in capsys.readouterr().out  # 2 conditions x 2 seeds
+    again = json.loads((out / "results.json").read_text())
+    assert again["figures"]["up"] == first["figures"]["up"] and (out / "report.txt").read_text() == report
+    assert again["wall_time_s"] == first["wall_time_s"] and again["resummarized"]["cells"] == 4
+    assert _stamps(out) == stamps  # no cell was rerun
+    cell = next(out.glob("up/0/metrics.json"))
+    cell.write_text("{not json")
+    assert main(["resummarize", str(out)]) == 2
+    assert "not a cell record" in capsys.readouterr().err
+    assert main(["resummarize", str(tmp_path / "nothing")]) == 2
+    assert "not a finished run folder" in capsys.readouterr().err
+
+
+def test_every_experiment_is_registered_by_its_name():
+    import importlib
+    import pkgutil
+
+    import nsca.evaluation
+    import nsca.experiments
+
+    for name in resummarize.EXPERIMENT_MODULES:
+        assert resummarize.experiment_named(name).name == name
+    for pkg in (nsca.experiments, nsca.evaluation):
+        for info in pkgutil.iter_modules(pkg.__path__):
+            exp = getattr(importlib.import_module(f"{pkg.__name__}.{info.name}"), "EXPERIMENT", None)
+            if exp is not None:
+                assert resummarize.EXPERIMENT_MODULES.get(exp.name) == f"{pkg.__name__}.{info.name}"
+    with pytest.raises(UsageError, match="unknown experiment"):
+        resummarize.experiment_named("nope")

@@ -35,3 +35,27 @@ def test_answer_classifies_paired_differences_and_flags_the_floor(tmp_path):
     assert high["corrective_0.9_helps"] is False
     plot_curves(tmp_path / "curves.png", _report(rates))
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_task_group_gets_the_preregistered_design_and_is_marked_untuned_off_pick_place():
+    from nsca.config import from_dict
+    from nsca.experiments.lethality import EXPERIMENT, LethalityConfig, group_verdicts
+
+    rates = {}
+    for task, gain in (("pick-place-v3", 0.3), ("push-v3", 0.0)):
+        base = [0.2, 0.3, 0.4, 0.3, 0.2, 0.35]
+        rates[f"{task}/d5/prior_0.9"] = [b + gain + 0.01 * i for i, b in enumerate(base)]
+        for c in ("prior_0.5", "none", "bc"):
+            rates[f"{task}/d5/{c}"] = base
+    table = {k: {"departure_rate": 0.3 if k.endswith("prior_0.9") else 0.0} for k in rates}
+    groups = group_verdicts(rates, table)
+    assert set(groups) == {"pick-place-v3/d5", "push-v3/d5"}
+    assert not groups["pick-place-v3/d5"]["untuned"] and groups["push-v3/d5"]["untuned"]
+    assert groups["pick-place-v3/d5"]["verdict"] == "validated" and groups["push-v3/d5"]["verdict"] == "too_weak"
+    assert list(groups["push-v3/d5"]["contrasts"]) == ["prior_0.9 vs prior_0.5", "prior_0.9 vs none", "prior_0.9 vs bc"]
+    # A group without prior 0.5 has no verdict to give.
+    assert group_verdicts({"reach-v3/d5/prior_0.9": [0.1, 0.2], "reach-v3/d5/bc": [0.1, 0.2]},
+                          {"reach-v3/d5/prior_0.9": {"departure_rate": 0.1}, "reach-v3/d5/bc": {}}) == {}
+    cfg = from_dict(LethalityConfig, {"preset": "untuned"})
+    assert cfg.grid == "curves" and cfg.n_seeds >= 10 and cfg.demos_list == [5, 25] and EXPERIMENT.is_record(cfg)
+    assert {"prior_0.9", "prior_0.5", "none", "bc"} <= set(cfg.curve_agents)

@@ -114,6 +114,38 @@ def test_bad_yaml_key_through_the_cli_exits_2_with_one_line(tmp_path: Path, caps
     assert not list(tmp_path.glob("*/config.json"))
 
 
+def test_training_without_material_heads_has_no_hardness_supervision(tmp_path: Path) -> None:
+    """--no-model.material-heads: the run trains, saves and loads without the material/hardness
+    head and without its losses (the synthetic data has both labels), and config.json says so."""
+    from nsca.model.trained import ENCODERS_AND_FUSION, load_trained, read_run
+
+    assert main(["train", *TINY, "--epochs", "1", "--no-model.material-heads", "--run-dir", str(tmp_path)]) == 0
+    run = tmp_path / "debug"
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"]["material_heads"] is False and saved["config"]["model"]["material_heads"] is False
+    assert read_run(run).model.material_heads is False
+    weights = torch.load(run / "model.pt", weights_only=True)
+    assert weights and not any(k.startswith("material_head.") for k in weights)
+    train_rows = [r for r in rows(run) if "train/total" in r]
+    assert train_rows and all("train/state" in r and "train/outcome" in r for r in train_rows)
+    assert not any(k.endswith(("/material", "/hardness")) for r in rows(run) for k in r)
+    model = load_trained(run, ENCODERS_AND_FUSION, needs=(), reads="-", part_name="encoder/fusion")
+    assert model.material_head is None and "material_logits" not in model(_batch(model))
+    # The same run with the heads (the default) has them, is supervised by them, and logs it.
+    assert main(["train", *TINY, "--epochs", "1", "--run-dir", str(tmp_path / "with")]) == 0
+    assert json.loads((tmp_path / "with" / "debug" / "config.json").read_text())["model"]["material_heads"] is True
+    assert any(k.startswith("material_head.") for k in torch.load(tmp_path / "with" / "debug" / "model.pt", weights_only=True))
+    assert all("train/material" in r and "train/hardness" in r for r in rows(tmp_path / "with" / "debug") if "train/total" in r)
+
+
+def _batch(model) -> dict:
+    from nsca.training.data import collate
+    from nsca.training.synthetic import SyntheticInteractions
+
+    ds = SyntheticInteractions(4, seed=0, frame_stack=model.cfg.frame_stack)
+    return collate([ds[i] for i in range(4)])
+
+
 def test_debug_run_end_to_end_via_the_cli(tmp_path: Path, capsys) -> None:
     assert main(["train", *TINY, "--run-dir", str(tmp_path)]) == 0
     run = tmp_path / "debug"
@@ -224,7 +256,7 @@ def test_babbling_steps_generates_real_babbling_data_then_trains_on_it(tmp_path:
     saved = json.loads((run / "config.json").read_text())
     # A babbling transition spans record_every (6) control steps of 10 ms: the prior must know.
     assert saved["physics_constants"]["dt_s"] == pytest.approx(0.06)
-    assert saved["model"]["n_materials"] == 9 and saved["model"]["n_outcomes"] == 10
+    assert saved["model"]["n_materials"] == 15 and saved["model"]["n_outcomes"] == 10  # every material is a label; babbling uses 9
     assert summary["steps"] >= 1 and summary["val_items"] > 0
     # Episodes never straddle the train/val split.
     assert summary["train_items"] % 16 == 0 and summary["val_items"] % 16 == 0

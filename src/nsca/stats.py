@@ -1,5 +1,6 @@
-"""Statistics a reviewer accepts: bootstrap CIs, IQM, paired tests, Holm correction (statsmodels),
-and across-task aggregates with stratified bootstrap CIs (rliable)."""
+"""Statistics a reviewer accepts: bootstrap and t CIs, IQM, paired tests, Holm correction
+(statsmodels), the minimum detectable effect of a paired design, and across-task aggregates with
+stratified bootstrap CIs (rliable)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,30 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
+def t_ci(values: Sequence[float], alpha: float = 0.05) -> tuple[float | None, float | None]:
+    """Student-t CI of the mean, mean +- t_{1-alpha/2, n-1} x SD / sqrt(n): honest at the few seeds
+    where a percentile bootstrap only returns the range. None for n < 2 (no spread to estimate);
+    unclipped, so a bounded quantity (a success rate) may get a bound outside its range."""
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        return (None, None)
+    half = float(sps.t.ppf(1 - alpha / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
+    return (float(x.mean()) - half, float(x.mean()) + half)
+
+
+def minimum_detectable_effect(diffs: Sequence[float], family: int = 1, power: float = 0.8) -> float | None:
+    """The smallest true mean difference this many paired units detect with `power` at two-sided
+    alpha 0.05 / `family` (Holm's strictest step; family 1 = plain alpha 0.05), given the measured
+    SD of the per-unit differences (paired t): (t_{1-alpha/2} + t_power) x SD / sqrt(n). None for
+    n < 2; 0 when the differences do not vary (then nothing about the spread was observed)."""
+    d = np.asarray(diffs, float)
+    if d.size < 2:
+        return None
+    alpha = 0.05 / max(family, 1)
+    t = sps.t.ppf(1 - alpha / 2, d.size - 1) + sps.t.ppf(power, d.size - 1)
+    return float(t * d.std(ddof=1) / np.sqrt(d.size))
+
+
 def iqm(values: Sequence[float]) -> float:
     """Interquartile mean (Agarwal et al. 2021): mean of the middle 50%, robust to outlier seeds."""
     x = np.sort(np.asarray(values, dtype=float))
@@ -36,9 +61,13 @@ def iqm(values: Sequence[float]) -> float:
     return float(sps.trim_mean(x, 0.25))
 
 
-def summarize(values: Sequence[float], seed: int = 0) -> dict:
+def summarize(values: Sequence[float], seed: int = 0, ci: str = "bootstrap") -> dict:
+    """n, mean, SD, IQM and a 95% CI of the mean: `ci` "bootstrap" (percentile, seeded) or "t"
+    (`t_ci`: None bounds for n = 1)."""
     x = np.asarray(values, dtype=float)
-    lo, hi = bootstrap_ci(x, seed=seed)
+    if ci not in ("bootstrap", "t"):
+        raise ValueError(f"ci must be 'bootstrap' or 't', got {ci!r}")
+    lo, hi = bootstrap_ci(x, seed=seed) if ci == "bootstrap" else t_ci(x)
     return {
         "n": int(x.size),
         "mean": float(x.mean()) if x.size else float("nan"),
@@ -112,9 +141,10 @@ def paired_compare(a: Sequence[float], b: Sequence[float], n_boot: int = 10_000,
     """a - b where a[i] and b[i] share seed i (same demos, BC, layouts, planner noise).
 
     Per-seed differences; a paired percentile bootstrap CI of their mean (resampling seeds, not
-    conditions independently); paired t and Wilcoxon signed-rank p-values; effect size d_z
-    (mean difference / std of differences). With 5 seeds a percentile bootstrap is optimistic
-    (too narrow): use 10 seeds for confirmatory runs. Undefined values are None, never NaN.
+    conditions independently) and the paired t CI (`diff_ci95_t`); paired t and Wilcoxon
+    signed-rank p-values; the SD of the differences and effect size d_z (mean difference / that
+    SD). With 5 seeds a percentile bootstrap is optimistic (too narrow): use the t CI or 10 seeds
+    for confirmatory runs. Undefined values are None, never NaN.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape:
@@ -130,7 +160,9 @@ def paired_compare(a: Sequence[float], b: Sequence[float], n_boot: int = 10_000,
         out["diff_ci95"] = [float(lo), float(hi)]
     else:
         out["diff_ci95"] = [out["diff_abs"], out["diff_abs"]] if d.size else [None, None]
+    out["diff_ci95_t"] = list(t_ci(d))
     sd = float(d.std(ddof=1)) if d.size >= 2 else 0.0
+    out["sd_diff"] = sd if d.size >= 2 else None
     if d.size < 2:
         out["p_paired_t"] = None
     elif sd == 0:

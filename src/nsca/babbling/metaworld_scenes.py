@@ -53,6 +53,8 @@ if TYPE_CHECKING:  # imported where used: the CLI reads this module's constants 
 # metaworld.env_dict.ML10_V3["train"] (tests check the two agree)
 ML10_TRAIN_TASKS = ("reach-v3", "push-v3", "pick-place-v3", "door-open-v3", "drawer-close-v3",
                     "button-press-topdown-v3", "peg-insert-side-v3", "window-open-v3", "sweep-v3", "basketball-v3")
+# metaworld.env_dict.ML10_V3["test"]: the ML10 evaluation's held-out tasks, never babbled in (BabbleConfig refuses them)
+ML10_TEST_TASKS = ("drawer-open-v3", "door-close-v3", "shelf-place-v3", "sweep-into-v3", "lever-pull-v3")
 GENERIC_MATERIAL = "plastic"
 SCENE_PREFIX = "metaworld:"
 GRASP_POINT_UP_M = 0.015    # the controllers' hand point above the fingertip centre (tcp)

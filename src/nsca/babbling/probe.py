@@ -1,7 +1,7 @@
 """Grounding probe: can hardness be heard and mass be felt, on objects never babbled with?
 
-For every object of the training catalogue and of a held-out catalogue (another seed: new
-sizes, masses and colours), the probe runs a few fixed interactions: strikes (recorded with
+For every object of the training catalogue and of a held-out catalogue (another seed, and the
+held-out materials of nsca.envs.objects, which babbling never uses), the probe runs a few fixed interactions: strikes (recorded with
 synthesised impact audio), lifts and shakes. Features:
 
 - hearing: `audio.audio_features` of each strike (loudness-free spectrum shares, centroid,
@@ -15,10 +15,9 @@ the held-out ones: hardness class (soft/medium/hard) from hearing, mass class
 (light/medium/heavy) from feeling. Accuracy is reported beside chance (1/3) and the majority
 class share of the held-out objects.
 
-This probe reads hand-made features, no learned model, and its held-out objects share their
-materials' exact constants with the training ones. `nsca eval grounding`
+This probe reads hand-made features, no learned model. `nsca eval grounding`
 (nsca.evaluation.grounding) is the probe of the trained model: it trains on the babbling store,
-tests on objects with jittered materials and uses these features as its hand-made baseline.
+tests on the same kind of held-out catalogue and uses these features as its hand-made baseline.
 """
 
 from __future__ import annotations

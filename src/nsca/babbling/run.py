@@ -75,15 +75,23 @@ class BabbleConfig:
         if self.record_every < 1 or self.n_steps < self.record_every or self.n_steps % self.record_every:
             raise UsageError(f"n_steps ({self.n_steps}) must be a positive multiple of record_every ({self.record_every})")
         if self.scene == "metaworld":
-            from nsca.babbling.metaworld_scenes import resolve_tasks
+            from nsca.babbling.metaworld_scenes import ML10_TEST_TASKS, resolve_tasks
 
             self.tasks = resolve_tasks(self.tasks)  # v3 names; an unknown task is a one-line error
+            held_out = [t for t in self.tasks if t in ML10_TEST_TASKS]
+            if held_out:  # the fairness rule of the ML10 evaluation: pretraining never sees its test tasks
+                raise UsageError(f"--tasks {held_out[0]} is an ML10 held-out test task; babbling (pretraining data) "
+                                 f"must not see {', '.join(ML10_TEST_TASKS)}")
         elif list(self.tasks) != list(ML10_TRAIN_TASKS):
             raise UsageError("--tasks applies to --scene metaworld")
 
     def data_config(self) -> dict:
-        """The settings the data depends on: an --out written with other values is refused."""
-        return {k: getattr(self, k) for k in SCENES[self.scene].data_keys}
+        """The settings the data depends on: an --out written with other values is refused (a
+        playground store's also name the catalogue's material split and jitter)."""
+        from nsca.envs.objects import catalogue_config
+
+        config = {k: getattr(self, k) for k in SCENES[self.scene].data_keys}
+        return {**config, "catalogue": catalogue_config()} if self.scene == "playground" else config
 
 
 # ---- the run -----------------------------------------------------------------------------

@@ -60,7 +60,8 @@ class Scene(ABC):
 
 
 class PlaygroundScene(Scene):
-    """NSCA's MuJoCo playground (nsca.envs.playground) with the training catalogue."""
+    """NSCA's MuJoCo playground (nsca.envs.playground) with the training catalogue (the train
+    materials of nsca.envs.objects; the probe's held-out objects have the held-out materials)."""
 
     name, worker, data_keys = "playground", "train", PLAYGROUND_DATA_KEYS
     control_dt_s, substeps = 0.01, 4
@@ -78,7 +79,7 @@ class PlaygroundScene(Scene):
         from nsca.envs.objects import make_catalogue
 
         cfg = self.cfg
-        heldout = make_catalogue(cfg.probe_objects, cfg.seed + HELD_OUT_SEED_OFFSET)
+        heldout = make_catalogue(cfg.probe_objects, cfg.seed + HELD_OUT_SEED_OFFSET, split="heldout")
         tr_specs, te_specs = probe_specs(catalogue, cfg.seed), probe_specs(heldout, cfg.seed + 1)
         tr = list(executor.map([("probe-train", s) for s in tr_specs]))
         te = list(executor.map([("probe-heldout", s) for s in te_specs]))

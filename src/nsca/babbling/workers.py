@@ -40,7 +40,7 @@ def worker(kind: str):
                                                  render=s["render"], audio=s["audio"])
             return w
         if kind == "probe-heldout":
-            catalogue = make_catalogue(s["probe_objects"], s["seed"] + HELD_OUT_SEED_OFFSET)
+            catalogue = make_catalogue(s["probe_objects"], s["seed"] + HELD_OUT_SEED_OFFSET, split="heldout")
         else:
             catalogue = make_catalogue(s["n_objects"], s["seed"])
         probe = kind.startswith("probe")

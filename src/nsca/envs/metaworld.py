@@ -466,8 +466,9 @@ def collect_demos(task: str, layouts: list[int], count: int, demo_steps: int, ba
     try:
         while len(episodes) < count:
             chunk = [s for _, s in zip(range(min(batch.n, count - len(episodes))), todo)]
-            if not chunk:
-                raise RuntimeError(f"the scripted expert solved only {len(episodes)} of {len(layouts)} layouts of {task}")
+            if not chunk:  # a shortfall is an error, never fewer demos than asked for
+                raise RuntimeError(f"{count} demos of {task} asked for, but the scripted expert solved only "
+                                   f"{len(episodes)} of its {len(layouts)} demo layouts")
             eps = rollout_batch(batch, chunk, lambda episodes, obs, states: np.stack([expert.get_action(o) for o in obs]),
                                 max_steps=demo_steps)
             episodes += [ep for ep in eps if ep.success][:count - len(episodes)]

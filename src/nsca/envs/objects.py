@@ -1,10 +1,17 @@
 """A deterministic catalogue of graspable objects for the babbling playground.
 
-`make_catalogue(n, seed)` draws `n` objects: shape (box, sphere, cylinder, capsule, ellipsoid
-and compound shapes), size, mass, friction, contact stiffness (MuJoCo solref/solimp),
-restitution, material and colour. Mass is drawn independently of the material (objects can be
-hollow or solid), so hardness (heard in impact sounds) and mass (felt when lifting or shaking)
-are separate things to ground. The same (n, seed) always gives the same catalogue.
+`make_catalogue(n, seed, split)` draws `n` objects: shape (box, sphere, cylinder, capsule,
+ellipsoid and compound shapes), size, mass, colour and a base material, and gives every object
+its own material constants (the base material's, jittered: see below). Mass is drawn
+independently of the material (objects can be hollow or solid), so hardness (heard in impact
+sounds) and mass (felt when lifting or shaking) are separate things to ground. The same
+(n, seed, split) always gives the same catalogue.
+
+The materials are split once, here, into the ones babbling uses (`TRAIN_MATERIALS`) and the
+ones only the grounding probes test on (`HELD_OUT_MATERIALS`): within each hardness class the
+materials are ranked by modal frequency, and those of odd rank (the 2nd and 4th of 5) are held
+out, so every held-out material lies inside its class's range of trained materials (a test of
+interpolation to new materials, not of extrapolation).
 """
 
 from __future__ import annotations
@@ -42,7 +49,70 @@ MATERIALS: dict[str, Material] = {m.name: m for m in (
     Material("metal", "hard", 0.35, 0.004, 0.60, 3200.0, 4.0, (0.70, 0.72, 0.75)),
     Material("glass", "hard", 0.25, 0.004, 0.50, 4200.0, 6.0, (0.70, 0.90, 0.90)),
     Material("ceramic", "hard", 0.45, 0.004, 0.35, 2600.0, 9.0, (0.95, 0.95, 0.90)),
+    # Between the three above of their class in modal frequency: the held-out materials.
+    Material("sponge", "soft", 0.95, 0.028, 0.08, 165.0, 100.0, (0.90, 0.80, 0.30)),
+    Material("silicone", "soft", 1.0, 0.022, 0.60, 220.0, 75.0, (0.85, 0.35, 0.45)),
+    Material("cork", "medium", 0.65, 0.011, 0.30, 800.0, 32.0, (0.80, 0.50, 0.30)),
+    Material("bamboo", "medium", 0.5, 0.009, 0.50, 1100.0, 25.0, (0.80, 0.75, 0.45)),
+    Material("slate", "hard", 0.5, 0.004, 0.40, 2900.0, 8.0, (0.30, 0.33, 0.38)),
+    Material("brass", "hard", 0.3, 0.004, 0.60, 3700.0, 5.0, (0.80, 0.65, 0.25)),
 )}
+
+
+def _split_materials() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(train, held-out) material names: within each hardness class, ranked by `mode_hz`, odd
+    ranks are held out (see the module docstring); both in MATERIALS' order."""
+    held = set()
+    for hardness in HARDNESS_CLASSES:
+        ranked = sorted((m for m in MATERIALS.values() if m.hardness == hardness), key=lambda m: m.mode_hz)
+        held |= {m.name for rank, m in enumerate(ranked) if rank % 2}
+    return tuple(n for n in MATERIALS if n not in held), tuple(n for n in MATERIALS if n in held)
+
+
+TRAIN_MATERIALS, HELD_OUT_MATERIALS = _split_materials()
+MATERIAL_SPLITS = {"train": TRAIN_MATERIALS, "heldout": HELD_OUT_MATERIALS}
+
+# Every catalogue object's own constants: its base material's modal frequency, modal decay,
+# contact time constant (stiffness) and friction, each times exp(u), u uniform in
+# [-JITTER_LOG, JITTER_LOG] (x0.82-1.22), and restitution +- up to JITTER_RESTITUTION (clipped to
+# [0, 0.95]). So no constant is shared by all objects of a material, and the hardness label (the
+# base material's class) must be inferred from how the object sounds and moves. The jitter is
+# small enough that the classes stay apart in each class-defining constant (`hardness_ranges`:
+# frequency of a 5 cm object, decay and stiffness of soft < medium < hard never overlap).
+JITTER_LOG = 0.2
+JITTER_RESTITUTION = 0.1
+JITTERED_FIELDS = ("mode_hz", "damping_per_s", "solref_timeconst_s", "friction", "restitution")
+CLASS_DEFINING_FIELDS = ("mode_hz", "damping_per_s", "solref_timeconst_s")
+
+
+def hardness_ranges() -> dict[str, dict[str, tuple[float, float]]]:
+    """Per hardness class, the range every object's class-defining constant can take (over the
+    class's train and held-out materials, jitter included)."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for hardness in HARDNESS_CLASSES:
+        mats = [m for m in MATERIALS.values() if m.hardness == hardness]
+        out[hardness] = {f: (min(getattr(m, f) for m in mats) * float(np.exp(-JITTER_LOG)),
+                             max(getattr(m, f) for m in mats) * float(np.exp(JITTER_LOG)))
+                         for f in CLASS_DEFINING_FIELDS}
+    return out
+
+
+def catalogue_config() -> dict:
+    """What a store's objects depend on besides (n, seed): recorded in a playground store's
+    config.json, so a store written with another split or jitter is never resumed by this one."""
+    return {"train_materials": list(TRAIN_MATERIALS), "held_out_materials": list(HELD_OUT_MATERIALS),
+            "jitter_log": JITTER_LOG, "jitter_restitution": JITTER_RESTITUTION, "jittered_fields": list(JITTERED_FIELDS)}
+
+
+def jitter_material(material: Material, rng: np.random.Generator) -> Material:
+    """A copy of `material` with its own constants (see JITTER_LOG)."""
+    def scaled(value: float) -> float:
+        return float(value * np.exp(rng.uniform(-JITTER_LOG, JITTER_LOG)))
+
+    mode, damping, timeconst, friction = (scaled(getattr(material, f)) for f in JITTERED_FIELDS[:4])
+    restitution = float(np.clip(material.restitution + rng.uniform(-JITTER_RESTITUTION, JITTER_RESTITUTION), 0.0, 0.95))
+    return replace(material, mode_hz=mode, damping_per_s=damping, solref_timeconst_s=timeconst, friction=friction,
+                   restitution=restitution)
 
 
 @dataclass(frozen=True)
@@ -54,12 +124,13 @@ class ObjectSpec:
     shape: str
     half_extent_m: tuple[float, float, float]  # bounding box half-size (x, y, z) when resting
     mass_kg: float
-    material: str
+    material: str            # the base material (its name; the hardness class is its class)
     rgba: tuple[float, float, float, float]
+    material_params: Material | None = None  # this object's own constants (None: the base material's)
 
     @property
     def mat(self) -> Material:
-        return MATERIALS[self.material]
+        return self.material_params if self.material_params is not None else MATERIALS[self.material]
 
     @property
     def hardness_class(self) -> int:
@@ -158,17 +229,21 @@ def _draw_extent(rng: np.random.Generator, shape: str) -> tuple[float, float, fl
     return (float(hx), float(hy), float(rng.uniform(0.015, 0.04)))
 
 
-def make_catalogue(n: int = 120, seed: int = 0) -> list[ObjectSpec]:
-    """`n` objects drawn deterministically from `seed`; shapes and materials cycle so all appear.
+def make_catalogue(n: int = 120, seed: int = 0, split: str = "train") -> list[ObjectSpec]:
+    """`n` objects drawn deterministically from `seed`, of the materials of `split` ("train":
+    babbling's, "heldout": the grounding probes'); shapes and materials cycle so all appear, and
+    every object gets its own jittered material constants (JITTER_LOG).
 
-    A different `seed` gives different sizes, masses and colours: the grounding probe tests on
-    a held-out catalogue drawn with another seed."""
+    A different `seed` gives different sizes, masses, colours and constants."""
+    if split not in MATERIAL_SPLITS:
+        raise ValueError(f"unknown material split {split!r}; choose from {', '.join(MATERIAL_SPLITS)}")
     rng = np.random.default_rng([seed, 0xB0B])
-    names = list(MATERIALS)
+    jitter_rng = np.random.default_rng([seed, 0x717])
+    names = MATERIAL_SPLITS[split]
     objects = []
     for i in range(n):
         shape = SHAPES[i % len(SHAPES)]
-        material = names[i % len(names)]  # 8 shapes x 9 materials: every pairing within 72 objects
+        material = names[i % len(names)]  # train: 8 shapes x 9 materials, every pairing within 72 objects
         lo, hi = np.log(MASS_RANGE_KG)
         mass = float(np.exp(rng.uniform(lo, hi)))
         rgb = np.clip(np.array(MATERIALS[material].rgb) + rng.normal(0, 0.05, 3), 0, 1)
@@ -176,54 +251,6 @@ def make_catalogue(n: int = 120, seed: int = 0) -> list[ObjectSpec]:
         objects.append(ObjectSpec(
             object_id=i, name=f"{material}_{shape}_{i:03d}", shape=shape, half_extent_m=extent,
             mass_kg=round(mass, 4), material=material, rgba=(*map(float, rgb), 1.0),
+            material_params=jitter_material(MATERIALS[material], jitter_rng),
         ))
     return objects
-
-
-# ---- held-out materials: jittered constants (the grounding probe's test objects) -------------
-# Each constant of a held-out object's material is the training material's value moved by a
-# random amount that is never small: |log factor| in [0.05, 0.29] (x0.75-0.95 or x1.05-1.34) for
-# the modal decay, the contact time constant (stiffness) and friction; restitution +-0.05-0.15
-# (clipped to [0, 0.95]). So no held-out object shares its material's exact constants with the
-# training catalogue, and the hardness class (the label) stays the base material's.
-JITTER_LOG_RANGE = (0.05, 0.29)
-JITTER_RESTITUTION_RANGE = (0.05, 0.15)
-JITTERED_FIELDS = ("damping_per_s", "solref_timeconst_s", "friction", "restitution")
-
-
-def jitter_material(material: Material, rng: np.random.Generator) -> Material:
-    """A copy of `material` with new decay, stiffness, friction and restitution (see above)."""
-    lo, hi = JITTER_LOG_RANGE
-
-    def scaled(value: float) -> float:
-        return float(value * np.exp(rng.choice((-1.0, 1.0)) * rng.uniform(lo, hi)))
-
-    damping, timeconst, friction = scaled(material.damping_per_s), scaled(material.solref_timeconst_s), scaled(material.friction)
-    r_lo, r_hi = JITTER_RESTITUTION_RANGE
-    restitution = float(np.clip(material.restitution + rng.choice((-1.0, 1.0)) * rng.uniform(r_lo, r_hi), 0.0, 0.95))
-    return replace(material, damping_per_s=damping, solref_timeconst_s=timeconst, friction=friction,
-                   restitution=restitution)
-
-
-@dataclass(frozen=True)
-class JitteredObjectSpec(ObjectSpec):
-    """A catalogue object whose material constants are its own (`material_params`); `material`
-    (and so the hardness class) names the base material they were jittered from."""
-
-    material_params: Material
-
-    @property
-    def mat(self) -> Material:
-        return self.material_params
-
-
-def jitter_catalogue(catalogue: list[ObjectSpec], seed: int) -> list[JitteredObjectSpec]:
-    """Every object of `catalogue` with its own jittered material, drawn deterministically from
-    `seed` (shape, size, mass, colour and ids unchanged; names get a `~`)."""
-    rng = np.random.default_rng([seed, 0x717])
-    out = []
-    for o in catalogue:
-        fields = {k: getattr(o, k) for k in ("object_id", "shape", "half_extent_m", "mass_kg", "material", "rgba")}
-        out.append(JitteredObjectSpec(**fields, name=o.name.replace(o.material, o.material + "~", 1),
-                                      material_params=jitter_material(o.mat, rng)))
-    return out

@@ -1,6 +1,10 @@
 """`nsca eval grounding`: is hardness heard and mass felt in the trained model's latent, on
 objects whose materials it never met?
 
+It is a grounding test only for a checkpoint trained without hardness supervision (`nsca train
+--no-model.material-heads`: no material/hardness head, so nothing in training names the
+material); the report's first line says which kind each probed checkpoint is.
+
 A linear probe (multinomial logistic regression on standardised features, L2 strength chosen
 by stratified 5-fold cross-validation: the Physion readout's `fit_readout` with a multinomial
 fit) is trained on the objects of a `nsca babble` store and tested on held-out objects:
@@ -24,16 +28,20 @@ Features, per source, for one interaction of F recorded frames:
 
 Per object, an interaction's features are averaged over its strikes that made a sound
 (hardness), or over its lifts and over its shakes, concatenated (mass). One prediction per
-held-out object; accuracy with a 95 % bootstrap CI over held-out objects, beside chance (1/3)
-and the held-out majority-class share.
+held-out object and cell (feature source x training checkpoint x readout seed). An arm's
+headline is the mean over all its cells (each training checkpoint's mean over readout seeds,
+then the mean over checkpoints), with a 95 % bootstrap CI over held-out objects of their hit
+rates, beside chance (1/3) and the held-out majority-class share; with >= 2 training seeds per
+arm, the across-training-seed mean and the prior vs no-prior comparison paired by training seed.
 
-The held-out objects: the babble probe's held-out catalogue (another seed: new sizes, masses,
-colours) with **jittered materials** (`nsca.envs.objects.jitter_catalogue`: modal decay,
-contact stiffness, friction and restitution moved away from every training constant). The
-probe generates their interactions itself (simulated, rendered, with audio; fixed seed):
-`per_primitive` strikes, lifts and shakes per object with uniformly random parameters and
-spawn, as the explorer's random phase draws them, written as a babbling store in
-`<out>/heldout` (reused by a rerun).
+The held-out objects: the babble probe's held-out catalogue (another seed, and the **held-out
+materials** of `nsca.envs.objects`, which no babbling store contains: the probe refuses a
+store that holds one). Every object, in babbling and here, has its own jittered constants
+(modal frequency and decay, contact stiffness, friction, restitution), so the hardness label is
+not a constant of what the model observes. The probe generates their interactions itself
+(simulated, rendered, with audio; fixed seed): `per_primitive` strikes, lifts and shakes per
+object with uniformly random parameters and spawn, as the explorer's random phase draws them,
+written as a babbling store in `<out>/heldout` (reused by a rerun).
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ AUDIO_WINDOW = 4000   # samples of the model's audio input: a training transitio
 AUDIBLE = 1e-3        # peak amplitude of an impact (above the 1e-4 microphone floor), as audio.audio_features
 N_CLASSES = 3
 SHARD_INTERACTIONS = 240
+FEW_SEEDS = 5         # below this many training seeds a bootstrap CI over them is little more than their range
 ENCODE_BATCH = 256
 
 
@@ -86,15 +95,17 @@ class GroundingEvalConfig(RunConfig):
     """The probe's fields plus the run fields every experiment has (`--out`, `--workers`,
     `--backend`, `--address`; `--seeds N`: readout seeds `seed .. seed+N-1`)."""
 
-    n_seeds: int = field(1, "readout seeds per feature source: seed, seed+1, .. (random init, CV folds, bootstrap); "
-                            "results show the first, and the spread over all when N > 1", flags=("--seeds", "--n-seeds"))
+    n_seeds: int = field(1, "readout seeds per feature source and checkpoint: seed, seed+1, .. (random init, CV folds, "
+                            "bootstrap); an arm's headline is the mean over them", flags=("--seeds", "--n-seeds"))
     out: str = out_field("runs/eval/grounding")
-    checkpoint: str | None = field(None, "`nsca train` run folder or checkpoint (vision, audio, proprio and state) whose "
-                                         "latent is probed (source 'nsca'; also gives random_init its architecture)")
-    checkpoint_noprior: str | None = field(None, "optional second run folder or checkpoint, e.g. trained with --prior none "
-                                                 "(source 'nsca_noprior')")
+    checkpoint: tuple[str, ...] = field((), "`nsca train` run folders or checkpoints (vision, audio, proprio and state), "
+                                            "one per training seed, whose latent is probed (arm 'nsca'; the first also "
+                                            "gives random_init its architecture)")
+    checkpoint_noprior: tuple[str, ...] = field((), "optional second arm, e.g. trained with --prior none, one run per "
+                                                    "training seed (arm 'nsca_noprior'; paired with --checkpoint by the "
+                                                    "runs' training seeds)")
     data: str = field("", "the `nsca babble --render --audio` store the probe trains on (default: $NSCA_DATA_ROOT/babbling)")
-    held_out_objects: int = field(100, "held-out objects (jittered materials) the probe generates and tests on")
+    held_out_objects: int = field(100, "held-out objects (held-out materials) the probe generates and tests on")
     per_primitive: int = field(4, "interactions per held-out object and primitive (strike, lift, shake)")
     models: tuple[str, ...] = field(SOURCES, "feature sources: nsca, nsca_noprior, random_init, handmade")
     seed: int = field(0, "seed of the held-out objects and their interactions, random init, CV folds and bootstrap")
@@ -395,17 +406,46 @@ def load_probed(path: str) -> Any:
     return model.eval()
 
 
-def model_for(source: str, cfg: GroundingEvalConfig) -> Any:
+def arms(cfg: GroundingEvalConfig) -> dict[str, tuple[str, ...]]:
+    """The trained arms' checkpoints, one per training seed."""
+    return {"nsca": tuple(cfg.checkpoint), "nsca_noprior": tuple(cfg.checkpoint_noprior)}
+
+
+def model_for(source: str, cfg: GroundingEvalConfig, train_index: int) -> Any:
     from nsca.model.trained import random_init
 
     if source == "handmade":
         return None
-    if source == "nsca":
-        return load_probed(cfg.checkpoint)
-    if source == "nsca_noprior":
-        return load_probed(cfg.checkpoint_noprior)
-    trained = load_probed(cfg.checkpoint)
+    if source in ("nsca", "nsca_noprior"):
+        return load_probed(arms(cfg)[source][train_index])
+    trained = load_probed(cfg.checkpoint[0])
     return random_init(trained.cfg, cfg.seed, buffers_from=trained).eval()
+
+
+def checkpoint_facts(ref: str) -> dict:
+    """What the report says of a probed checkpoint: its training seed, whether it was built with
+    the material/hardness head, and whether that head supervised its latent (a loss weight > 0)."""
+    from nsca.model.trained import locate, read_run
+    from nsca.training.config import TrainConfig
+
+    run = read_run(locate(ref)[0])
+    weights = {k: float(run.config.get(k, getattr(TrainConfig, k))) for k in ("w_material", "w_hardness")}
+    heads = bool(run.model.material_heads)
+    seed = run.config.get("seed")
+    return {"checkpoint": ref, "training_seed": seed if isinstance(seed, int) else None, "material_heads": heads,
+            **weights, "hardness_supervised": heads and any(w > 0 for w in weights.values())}
+
+
+def store_materials(root: Path) -> set[str]:
+    """The base materials the store's interactions used (its shards' `material` column)."""
+    from nsca.data.store import column_to_numpy, read_shard, shard_paths
+    from nsca.utils.io import read_json
+
+    names = read_json(root / "schema.json")["labels"]["material"]
+    ids: set[int] = set()
+    for path in shard_paths(root):
+        ids |= {int(i) for i in np.unique(column_to_numpy(read_shard(path, ["material"]).column("material")))}
+    return {names[i] for i in ids}
 
 
 # ---- held-out objects ----------------------------------------------------------------------
@@ -418,11 +458,28 @@ def heldout_seed(cfg: GroundingEvalConfig, store_seed: int) -> int:
 
 
 def heldout_catalogue(cfg: GroundingEvalConfig, store_seed: int) -> list:
-    """The babble probe's held-out catalogue with every material jittered."""
-    from nsca.envs.objects import jitter_catalogue, make_catalogue
+    """The babble probe's held-out catalogue: the held-out materials, every object's constants its own."""
+    from nsca.envs.objects import make_catalogue
 
-    seed = heldout_seed(cfg, store_seed)
-    return jitter_catalogue(make_catalogue(cfg.held_out_objects, seed), seed)
+    return make_catalogue(cfg.held_out_objects, heldout_seed(cfg, store_seed), split="heldout")
+
+
+def check_materials_held_out(cfg: GroundingEvalConfig, root: Path, store_seed: int) -> list[str]:
+    """The held-out catalogue's materials, none of which the store may contain (else the probe
+    would test on materials the model was trained on): a one-line UsageError otherwise."""
+    from nsca.envs.objects import TRAIN_MATERIALS, catalogue_config
+    from nsca.utils.io import read_json
+
+    held = sorted({o.material for o in heldout_catalogue(cfg, store_seed)})
+    shared = sorted(store_materials(root) & set(held))
+    if shared:
+        raise UsageError(f"the babbling store {root} holds held-out material(s) {', '.join(shared)}: the probe would test on "
+                         f"materials the model was trained on; babble a store with this version (train materials: "
+                         f"{', '.join(TRAIN_MATERIALS)})")
+    if read_json(root / "config.json").get("catalogue") != catalogue_config():
+        raise UsageError(f"the babbling store {root} was written with another catalogue (before the material split or with "
+                         "other jitter: its objects' constants may be their materials' own); babble a store with this version")
+    return held
 
 
 def heldout_specs(n_objects: int, per_primitive: int, seed: int) -> list:
@@ -448,16 +505,14 @@ def generate_heldout(cfg: GroundingEvalConfig, facts: dict, folder: Path, log: A
     at `folder`; finished shards of an earlier run with the same settings are kept."""
     from nsca.babbling.interaction import Worker
     from nsca.babbling.shards import InteractionWriter
-    from nsca.envs.objects import JITTER_LOG_RANGE, JITTER_RESTITUTION_RANGE, JITTERED_FIELDS
+    from nsca.envs.objects import catalogue_config
 
     catalogue = heldout_catalogue(cfg, facts["seed"])
     specs = heldout_specs(len(catalogue), cfg.per_primitive, cfg.seed)
-    jitter = {"fields": list(JITTERED_FIELDS), "log_factor_abs": list(JITTER_LOG_RANGE),
-              "restitution_shift_abs": list(JITTER_RESTITUTION_RANGE)}
     data_config = {"generator": "nsca eval grounding (held-out objects)", "store_seed": facts["seed"], "seed": cfg.seed,
                    "held_out_objects": cfg.held_out_objects, "per_primitive": cfg.per_primitive,
                    "primitives": list(HELDOUT_PRIMITIVES), "n_steps": facts["n_steps"],
-                   "record_every": facts["record_every"], "render": True, "audio": True, "jitter": jitter}
+                   "record_every": facts["record_every"], "render": True, "audio": True, "catalogue": catalogue_config()}
     writer = InteractionWriter(folder, data_config, facts["frames_per_episode"], facts["record_every"])
     writer.save_catalogue(catalogue)
     chunks = [specs[i:i + SHARD_INTERACTIONS] for i in range(0, len(specs), SHARD_INTERACTIONS)]
@@ -473,18 +528,19 @@ def generate_heldout(cfg: GroundingEvalConfig, facts: dict, folder: Path, log: A
     finally:
         worker.close()
     return {"folder": str(folder), "objects": len(catalogue), "interactions": len(specs),
-            "catalogue_seed": heldout_seed(cfg, facts["seed"]), "jitter": jitter,
-            "generate_s": time.perf_counter() - t0, "shards_reused": len(done)}
+            "catalogue_seed": heldout_seed(cfg, facts["seed"]), "materials": sorted({o.material for o in catalogue}),
+            "catalogue": catalogue_config(), "generate_s": time.perf_counter() - t0, "shards_reused": len(done)}
 
 
 # ---- one cell --------------------------------------------------------------------------------
-def cell_parts(config: dict) -> tuple[GroundingEvalConfig, str, Path]:
-    """A cell's config as `Grounding.cells` builds it, back as (config, source, held-out folder)."""
+def cell_parts(config: dict) -> tuple[GroundingEvalConfig, str, int, Path]:
+    """A cell's config as `Grounding.cells` builds it, back as (config, source, training
+    checkpoint index, held-out folder)."""
     from nsca.config import from_dict
 
     fields = dict(config)
-    source, heldout = fields.pop("model"), Path(fields.pop("heldout"))
-    return from_dict(GroundingEvalConfig, fields), source, heldout
+    source, train_index, heldout = fields.pop("model"), int(fields.pop("train_index")), Path(fields.pop("heldout"))
+    return from_dict(GroundingEvalConfig, fields), source, train_index, heldout
 
 
 def tasks_for(source: str) -> dict[str, Task]:
@@ -492,14 +548,14 @@ def tasks_for(source: str) -> dict[str, Task]:
 
 
 def run_cell(config: dict, cell_dir: Path) -> dict:
-    """One (feature source, readout seed): features of the store's and the held-out objects, one
-    probe per task, accuracy on the held-out objects."""
+    """One (feature source, training checkpoint, readout seed): features of the store's and the
+    held-out objects, one probe per task, the hits on the held-out objects."""
     from nsca.stats import accuracy_ci, strict_json
 
-    cfg, source, heldout = cell_parts(config)
+    cfg, source, train_index, heldout = cell_parts(config)
     torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
-    model = model_for(source, cfg)
+    model = model_for(source, cfg, train_index)
     tasks = tasks_for(source)
     train = extract(default_store(cfg), source, model, tasks)
     test = extract(heldout, source, model, tasks)
@@ -523,13 +579,45 @@ def run_cell(config: dict, cell_dir: Path) -> dict:
                      "train_class_counts": np.bincount(train[name].y, minlength=N_CLASSES).tolist(),
                      "test_objects": int(len(test[name].y)), "test_interactions": test[name].interactions,
                      "test_class_counts": np.bincount(test[name].y, minlength=N_CLASSES).tolist()} for name in tasks}
-    return strict_json({"model": source, "seed": cfg.seed, "result": res, "counts": counts,
-                    "extract_and_fit_s": time.perf_counter() - t0, "extract_s": extract_s})
+    return strict_json({"model": source, "train_index": train_index, "seed": cfg.seed, "result": res, "counts": counts,
+                        "extract_and_fit_s": time.perf_counter() - t0, "extract_s": extract_s})
+
+
+# ---- the summary -------------------------------------------------------------------------------
+def arm_summary(cells: dict[int, dict[int, dict]], task: str, facts: list[dict] | None) -> dict:
+    """One arm on one task, from its cells {training index: {readout seed: result}}: the mean over
+    all cells (each checkpoint's mean over readout seeds, then over checkpoints) with a bootstrap CI
+    over held-out objects of their hit rates; per checkpoint its readout seeds; with >= 2
+    checkpoints the spread over training seeds."""
+    from nsca.stats import bootstrap_ci, summarize
+
+    runs = [cells[t][s][task] for t in sorted(cells) for s in sorted(cells[t])]
+    ids = runs[0]["object_ids"]
+    if any(r["object_ids"] != ids for r in runs):
+        raise ValueError(f"cells of one arm tested {task} on different held-out objects")
+    hit_rate = np.mean([r["correct"] for r in runs], axis=0)
+    first = min(s for t in cells for s in cells[t])
+    lo, hi = bootstrap_ci(hit_rate, seed=first, n_boot=2000)
+    per_training = []
+    for t in sorted(cells):
+        seeds = sorted(cells[t])
+        accs = [cells[t][s][task]["accuracy"] for s in seeds]
+        per_training.append({"train_index": t, **({k: facts[t][k] for k in ("checkpoint", "training_seed")} if facts else {}),
+                             "mean": float(np.mean(accs)), "readout_seeds": seeds, "per_readout_seed": accs})
+    block = {"accuracy": float(hit_rate.mean()), "ci95_low": lo, "ci95_high": hi, "n": int(hit_rate.size),
+             "cells": len(runs), "per_training_seed": per_training, "object_ids": ids, "hit_rate": hit_rate.tolist(),
+             "confusion": np.sum([r["confusion"] for r in runs], axis=0).tolist(),
+             "feature_dim": runs[0]["feature_dim"], "train_accuracy": float(np.mean([r["train_accuracy"] for r in runs])),
+             "C": [r["C"] for r in runs]}
+    if len(per_training) >= 2:
+        block["across_training_seeds"] = summarize([p["mean"] for p in per_training], seed=first)
+    return block
 
 
 def paired_differences(results: dict, seed: int) -> dict:
-    """Accuracy of each trained source minus random_init's, handmade's (and nsca's minus
-    nsca_noprior's) on the same held-out objects, with a paired 95% bootstrap CI (resampling objects)."""
+    """Hit rate of each trained arm minus random_init's, handmade's (and nsca's minus
+    nsca_noprior's) on the same held-out objects, each object's hit rate averaged over the arm's
+    cells, with a paired 95% bootstrap CI (resampling objects)."""
     from nsca.stats import bootstrap_ci
 
     out: dict = {}
@@ -541,13 +629,48 @@ def paired_differences(results: dict, seed: int) -> dict:
                 continue
             for task, block in res.items():
                 other = results[ref].get(task)
-                if task not in TASKS or other is None or other["object_ids"] != block["object_ids"]:
+                if other is None or other["object_ids"] != block["object_ids"]:
                     continue
-                d = np.array(block["correct"], float) - np.array(other["correct"], float)
+                d = np.array(block["hit_rate"]) - np.array(other["hit_rate"])
                 lo, hi = bootstrap_ci(d, seed=seed, n_boot=2000)
                 out.setdefault(source, {}).setdefault(task, {})[f"minus_{ref}"] = {
                     "difference": float(d.mean()), "ci95_low": lo, "ci95_high": hi, "n": int(d.size)}
     return out
+
+
+def paired_over_training_seeds(results: dict, checkpoints: dict, seed: int) -> dict:
+    """nsca minus nsca_noprior, paired by training seed (each run's mean over readout seeds):
+    `stats.paired_compare` over the training seeds both arms have, when there are >= 2; else why not."""
+    from nsca.stats import paired_compare
+
+    if "nsca" not in results or "nsca_noprior" not in results:
+        return {"not_run": "needs both --checkpoint and --checkpoint-noprior"}
+    seeds = [{f["training_seed"]: i for i, f in enumerate(checkpoints[arm])} for arm in ("nsca", "nsca_noprior")]
+    common = sorted(set(seeds[0]) & set(seeds[1]) - {None})
+    if len(common) < 2:
+        return {"not_run": f"needs >= 2 training seeds in both arms, has {len(common)} in common"}
+    out: dict = {"training_seeds": common}
+    for task, block in results["nsca"].items():
+        other = results["nsca_noprior"].get(task)
+        if other is None:
+            continue
+        a = [block["per_training_seed"][seeds[0][s]]["mean"] for s in common]
+        b = [other["per_training_seed"][seeds[1][s]]["mean"] for s in common]
+        out[task] = paired_compare(a, b, n_boot=2000, seed=seed)
+    return out
+
+
+def supervision_line(checkpoints: dict) -> str:
+    """The report's first line: whether any probed checkpoint's latent was trained to name the
+    material (then the probe is not a grounding test)."""
+    if not any(checkpoints.values()):
+        return "no trained checkpoint probed (random init and hand-made features only): not a test of a trained latent"
+    supervised = [f"{arm} {f['checkpoint']}" for arm, facts in checkpoints.items() for f in facts if f["hardness_supervised"]]
+    if supervised:
+        return ("probe of a checkpoint trained WITH hardness supervision: not a grounding test (material/hardness heads "
+                f"trained: {', '.join(supervised)})")
+    return ("probe of a checkpoint trained without hardness supervision (no material/hardness loss): a grounding test "
+            "of held-out materials")
 
 
 def not_run(cfg: GroundingEvalConfig) -> dict[str, str]:
@@ -556,21 +679,26 @@ def not_run(cfg: GroundingEvalConfig) -> dict[str, str]:
 
 class Grounding(Experiment):
     """`prepare` generates the held-out objects' interactions once; one cell per (feature source,
-    readout seed) extracts that source's features of both stores and fits the probes."""
+    training checkpoint, readout seed) extracts that source's features of both stores and fits the probes."""
 
     name = "grounding"
     help = ("grounding probe: hardness and mass class from the trained model's frozen latent, trained on the "
-            "babbling store, tested on held-out objects with jittered materials")
+            "babbling store, tested on held-out objects of held-out materials")
     config = GroundingEvalConfig
     grid_fields = ("models",)
     plot_name = "accuracy.png"
 
     def check(self, cfg: GroundingEvalConfig) -> None:
         cfg.validate()
-        store_facts(default_store(cfg))
-        for ref in (cfg.checkpoint, cfg.checkpoint_noprior):
-            if ref:
+        root = default_store(cfg)
+        check_materials_held_out(cfg, root, store_facts(root)["seed"])
+        for arm, refs in arms(cfg).items():
+            for ref in refs:
                 load_probed(ref)
+            seeds = [checkpoint_facts(ref)["training_seed"] for ref in refs]
+            repeated = sorted({s for s in seeds if s is not None and seeds.count(s) > 1})
+            if repeated:
+                raise UsageError(f"two runs of arm {arm} share training seed {repeated[0]}; give one run per training seed")
         from nsca.babbling.run import check_egl
 
         check_egl("the grounding probe (it renders its held-out interactions)")
@@ -580,42 +708,52 @@ class Grounding(Experiment):
         fields["data"] = str(default_store(cfg))
         fields["heldout"] = str(heldout_folder(cfg))
         skip = not_run(cfg)
-        return [Cell(m, cfg.seed + i, {**fields, "seed": cfg.seed + i, "model": m})
-                for m in cfg.models if m not in skip for i in range(cfg.n_seeds)]
+        out = []
+        for m in cfg.models:
+            if m in skip:
+                continue
+            trained = arms(cfg).get(m)
+            for t in range(len(trained) if trained else 1):
+                condition = f"{m}-t{t}" if trained else m
+                out += [Cell(condition, cfg.seed + i, {**fields, "seed": cfg.seed + i, "model": m, "train_index": t})
+                        for i in range(cfg.n_seeds)]
+        return out
 
     def threads_per_worker(self, cfg: GroundingEvalConfig) -> int:
         return cfg.threads
 
+    prepared_keys = ("heldout", "store")
+
     def prepare(self, cfg: GroundingEvalConfig, out: Path) -> dict:
         facts = store_facts(default_store(cfg))
         return {"heldout": generate_heldout(cfg, facts, heldout_folder(cfg)),
-                "store": {"folder": str(default_store(cfg)), "seed": facts["seed"]}}
+                "store": {"folder": str(default_store(cfg)), "seed": facts["seed"],
+                          "materials": sorted(store_materials(default_store(cfg)))}}
 
     def summarize(self, cfg: GroundingEvalConfig, records: list[dict]) -> dict:
-        from nsca.stats import strict_json, summarize
+        from nsca.stats import strict_json
 
-        results: dict = {}
+        cells: dict[str, dict[int, dict[int, dict]]] = {}
         counts: dict = {}
         for r in records:
             m = r["metrics"]
-            if m["seed"] == cfg.seed:
-                results[m["model"]] = m["result"]
-                for name, c in m["counts"].items():
-                    counts.setdefault(name, c)
-        if cfg.n_seeds > 1:
-            for source in results:
-                runs = [r["metrics"]["result"] for r in records if r["metrics"]["model"] == source]
-                results[source]["over_seeds"] = {
-                    name: {"per_seed": [x[name]["accuracy"] for x in runs], **summarize([x[name]["accuracy"] for x in runs])}
-                    for name in results[source] if name in TASKS}
+            cells.setdefault(m["model"], {}).setdefault(m["train_index"], {})[m["seed"]] = m["result"]
+            for name, c in m["counts"].items():
+                counts.setdefault(name, c)
+        checkpoints = {arm: [checkpoint_facts(ref) for ref in refs] for arm, refs in arms(cfg).items()
+                       if refs and arm in cells}
+        results = {source: {task: arm_summary(by_index, task, checkpoints.get(source))
+                            for task in next(iter(next(iter(by_index.values())).values()))}
+                   for source, by_index in cells.items()}
         majority = {name: max(c["test_class_counts"]) / max(1, c["test_objects"]) for name, c in counts.items()}
         tasks = {k: {"title": t.title, "label": t.label, "primitives": list(t.primitives), "modalities": list(t.modalities),
                      "handmade": t.handmade} for k, t in TASKS.items()}
-        return strict_json({"paired": paired_differences(results, cfg.seed), "tasks": tasks,
-                        "results": results, "counts": counts, "chance": 1 / N_CLASSES, "majority_share": majority,
-                        "not_run": not_run(cfg), "source_titles": SOURCE_TITLES,
-                        "timing_s": {r["metrics"]["model"]: r["metrics"]["extract_and_fit_s"] for r in records
-                                     if r["metrics"]["seed"] == cfg.seed}})
+        return strict_json({"supervision": supervision_line(checkpoints), "checkpoints": checkpoints,
+                            "paired": paired_differences(results, cfg.seed),
+                            "paired_training_seeds": paired_over_training_seeds(results, checkpoints, cfg.seed),
+                            "tasks": tasks, "results": results, "counts": counts, "chance": 1 / N_CLASSES,
+                            "majority_share": majority, "not_run": not_run(cfg), "source_titles": SOURCE_TITLES,
+                            "timing_s": {f"{r['condition']}/{r['seed']}": r["metrics"]["extract_and_fit_s"] for r in records}})
 
     def report_lines(self, results: dict) -> list[str]:
         return format_report(results).splitlines()
@@ -632,9 +770,13 @@ def format_report(results: dict) -> str:
     counts = results["counts"]
     any_counts = next(iter(counts.values()))
     held = results.get("heldout", {})
-    lines = [f"Grounding probe: multinomial logistic readout (L2 by 5-fold CV) on frozen features; trained on the "
+    first = next(iter(next(iter(results["results"].values())).values()))
+    lines = [results["supervision"], "",
+             f"Grounding probe: multinomial logistic readout (L2 by 5-fold CV) on frozen features; trained on the "
              f"babbling store's objects ({any_counts['train_objects']}), tested on {held.get('objects', '?')} held-out "
-             "objects with jittered materials (one prediction per object; 95% bootstrap CI over objects)", "",
+             f"objects of held-out materials ({', '.join(held.get('materials', []))}); each arm: mean over its training "
+             f"checkpoints of the mean over {len(first['per_training_seed'][0]['readout_seeds'])} readout seed(s), "
+             "95% bootstrap CI over objects", "",
              "| features | " + " | ".join(results["tasks"][t]["title"] for t in tasks) + " |",
              "|---|" + "---|" * len(tasks)]
     for source, res in results["results"].items():
@@ -646,14 +788,32 @@ def format_report(results: dict) -> str:
         f"{results['majority_share'][t]:.2f}" if t in results["majority_share"] else "-" for t in tasks) + " |")
     lines.append("")
     for source, res in results["results"].items():
-        for t, o in res.get("over_seeds", {}).items():
-            lines.append(f"over {o['n']} readout seeds: {source} {t}: mean {o['mean']:.3f}, std {o['std']:.3f}, "
-                         f"per seed {', '.join(f'{x:.2f}' for x in o['per_seed'])}")
+        for t, block in res.items():
+            for p in block["per_training_seed"]:
+                run = f" training seed {p['training_seed']} ({p['checkpoint']})" if "checkpoint" in p else ""
+                lines.append(f"{source}{run} {t}: mean {p['mean']:.3f} over readout seeds "
+                             f"{', '.join(map(str, p['readout_seeds']))}: {', '.join(f'{x:.2f}' for x in p['per_readout_seed'])}")
+            o = block.get("across_training_seeds")
+            if o:
+                lines.append(f"{source} {t} over {o['n']} training seeds: mean {o['mean']:.3f}, std {o['std']:.3f}"
+                             + (f", 95% CI [{o['ci95_low']:.3f}, {o['ci95_high']:.3f}]" if o["n"] >= FEW_SEEDS
+                                else f" (preliminary: fewer than {FEW_SEEDS} training seeds)"))
     for source, per in results.get("paired", {}).items():
         for t, refs in per.items():
             for ref, d in refs.items():
-                lines.append(f"paired: {source} {ref.replace('_', ' ')} on {t}: {d['difference']:+.2f} "
+                lines.append(f"paired over objects: {source} {ref.replace('_', ' ')} on {t}: {d['difference']:+.2f} "
                              f"[{d['ci95_low']:+.2f}, {d['ci95_high']:+.2f}] ({d['n']} held-out objects)")
+    over = results.get("paired_training_seeds", {})
+    if "not_run" in over:
+        lines.append(f"paired over training seeds (nsca minus nsca_noprior): not run ({over['not_run']})")
+    for t, d in over.items():
+        if t in results["tasks"]:
+            p = "n/a" if d["p_paired_t"] is None else f"{d['p_paired_t']:.3f}"
+            ci = (f" [{d['diff_ci95'][0]:+.3f}, {d['diff_ci95'][1]:+.3f}]" if d["n"] >= FEW_SEEDS
+                  else f" (preliminary: fewer than {FEW_SEEDS} training seeds, no CI)")
+            lines.append(f"paired over training seeds {', '.join(map(str, over['training_seeds']))}: nsca minus nsca_noprior "
+                         f"on {t}: {d['diff_abs']:+.3f}{ci} "
+                         f"(per seed {', '.join(f'{x:+.2f}' for x in d['per_seed_diff'])}; paired t p = {p})")
     lines.append("")
     for t in tasks:
         if t in counts:

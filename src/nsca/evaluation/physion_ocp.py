@@ -477,6 +477,8 @@ class Physion(Experiment):
     def threads_per_worker(self, cfg: PhysionEvalConfig) -> int:
         return cfg.threads
 
+    prepared_keys = ("source",)
+
     def prepare(self, cfg: PhysionEvalConfig, out: Path) -> dict:
         """Generate (or extend) the scenes every cell reads; nothing to do for official files."""
         if cfg.official_train:

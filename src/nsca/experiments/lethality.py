@@ -34,7 +34,7 @@ from nsca.errors import ConfigError, UsageError
 from nsca.experiments.protocol import Experiment, RunConfig, out_field, seed_bars, seeds_field
 from nsca.learning.agents import AgentConfig
 from nsca.runner import Cell
-from nsca.stats import paired_compare, summarize
+from nsca.stats import minimum_detectable_effect, paired_compare, summarize
 from nsca.utils.io import atomic_write_text
 
 VERDICT_RULE = (
@@ -67,7 +67,8 @@ class LethalityConfig(RunConfig):
     PRESETS: ClassVar[str] = "lethality"
 
     preset: str = field("default", "named block of presets.yaml's lethality section: default, screen (the planner's "
-                                   "screening: seeds and layouts never evaluated), confirm (the pre-registered run)")
+                                   "screening: seeds and layouts never evaluated), confirm (the pre-registered run), "
+                                   "untuned (the same design on four other tasks)")
     n_seeds: int = seeds_field(5)
     workers: int = field(2, "parallel worker processes")
     out: str = out_field("runs/lethality")
@@ -296,6 +297,8 @@ def conditions(cfg: LethalityConfig) -> list[str]:
 
 
 def grid_cells(cfg: LethalityConfig) -> list[Cell]:
+    """Seed-major: a worker's consecutive cells are mostly the same seed's conditions, which share
+    one BC fit (`fit_bc` keeps it) -- the order changes no number, only the time."""
     from nsca.envs.metaworld import resolve_task
 
     if cfg.grid == "curves":
@@ -303,11 +306,11 @@ def grid_cells(cfg: LethalityConfig) -> list[Cell]:
         for task in cfg.tasks:
             t = resolve_task(task)
             for demos in cfg.demos_list:
-                for name in cfg.curve_agents:
-                    for seed in cfg.seeds:
+                for seed in cfg.seeds:
+                    for name in cfg.curve_agents:
                         cells.append(Cell(f"{t}/d{demos}/{name}", seed, cell_config(cfg, name, seed, t, demos)))
         return cells
-    return [Cell(name, seed, cell_config(cfg, name, seed)) for name in conditions(cfg) for seed in cfg.seeds]
+    return [Cell(name, seed, cell_config(cfg, name, seed)) for seed in cfg.seeds for name in conditions(cfg)]
 
 
 def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
@@ -346,6 +349,7 @@ def build_report(cfg: LethalityConfig, records: list[dict]) -> dict:
         from nsca.experiments.lethality_curves import answer
 
         report["curves"] = answer(report)
+        report["per_group"] = group_verdicts(rates, table)
         report.update(verdict_text="see the per-task answer", verdict="not_applicable", verdict_rule=VERDICT_RULE)
     else:
         report["preregistered"] = preregistered(rates)
@@ -373,6 +377,29 @@ def preregistered(rates: dict[str, list[float]]) -> dict:
     return out
 
 
+SCREENED_TASK = "pick-place-v3"  # the task the planner's settings were chosen on (docs/lethality.md, "Screening")
+
+
+def group_verdicts(rates: dict[str, list[float]], table: dict) -> dict:
+    """The default grid's design applied unchanged to every `<task>/d<demos>` group of a curves
+    grid that has its conditions: its three contrasts (Holm over the three, within the group) and
+    its verdict, marked untuned on every task but the one the settings were chosen on."""
+    groups: dict[str, list[str]] = {}
+    for name in rates:
+        prefix, _, cond = name.rpartition("/")
+        groups.setdefault(prefix, []).append(cond)
+    out = {}
+    for prefix, conds in groups.items():
+        if "prior_0.9" not in conds or "prior_0.5" not in conds:
+            continue
+        sub_rates = {c: rates[f"{prefix}/{c}"] for c in conds}
+        sub_table = {c: table[f"{prefix}/{c}"] for c in conds}
+        contrasts = preregistered(sub_rates)
+        out[prefix] = {"task": prefix.split("/")[0], "untuned": prefix.split("/")[0] != SCREENED_TASK,
+                       "contrasts": contrasts, **verdict(contrasts, sub_table)}
+    return out
+
+
 def relative_gain_ci(a: list[float], b: list[float], n_boot: int = 10_000, seed: int = 0) -> list[float | None]:
     """Paired percentile bootstrap CI of mean(a - b) / mean(b), seeds resampled together."""
     a_, b_ = np.asarray(a, float), np.asarray(b, float)
@@ -386,20 +413,6 @@ def relative_gain_ci(a: list[float], b: list[float], n_boot: int = 10_000, seed:
     rel = (a_[idx].mean(1)[ok] - base[ok]) / base[ok]
     lo, hi = np.quantile(rel, [0.025, 0.975])
     return [float(lo), float(hi)]
-
-
-def minimum_detectable_effect(diffs: list[float], family: int = 1, power: float = 0.8) -> float | None:
-    """The smallest true mean difference this many seeds detect with `power` at two-sided
-    alpha 0.05 / `family` (Holm's strictest step), given the measured SD of the per-seed
-    differences (paired t): (t_{1-alpha/2} + t_power) x SD / sqrt(n)."""
-    from scipy import stats as sps
-
-    d = np.asarray(diffs, float)
-    if d.size < 2:
-        return None
-    alpha = 0.05 / max(family, 1)
-    t = sps.t.ppf(1 - alpha / 2, d.size - 1) + sps.t.ppf(power, d.size - 1)
-    return float(t * d.std(ddof=1) / np.sqrt(d.size))
 
 
 def shared_layout_rates(root: Path, a: list[dict], b: list[dict]) -> tuple[list[float], list[float], int]:
@@ -524,6 +537,15 @@ def format_report(report: dict) -> str:
         from nsca.experiments.lethality_curves import answer_lines
 
         lines += ["", *answer_lines(report)]
+    if report.get("per_group"):
+        lines += ["", f"The pre-registered design per task and demo count (Holm over its three contrasts within each "
+                      f"group; untuned = settings chosen on {SCREENED_TASK} only, applied unchanged):"]
+        for prefix, g in report["per_group"].items():
+            lines.append(f"  {prefix}{' (untuned)' if g['untuned'] else ''}: {g['verdict_text']}")
+            for name, c in g["contrasts"].items():
+                lines.append(f"      {name}: {c['diff_abs']:+.3f} [{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], "
+                             f"Holm p {_num(c['p_holm'])}, MDE {_num(c['mde'])}, "
+                             + ("established" if c["established"] else "not established"))
     lines += ["", f"Verdict: {report['verdict_text']}", f"Rule: {report['verdict_rule']}"]
     if "wall_time_s" in report:
         lines.append(f"Wall time: {report['wall_time_s']:.0f} s")
@@ -574,7 +596,8 @@ class Lethality(Experiment):
         return grid_cells(cfg)
 
     def is_record(self, cfg: LethalityConfig) -> bool:
-        return cfg.preset == "confirm"  # the pre-registered run: its commit must be the code that made it
+        # the pre-registered run and the untuned tasks' run: their commit must be the code that made them
+        return cfg.preset in ("confirm", "untuned")
 
     def summarize(self, cfg: LethalityConfig, records: list[dict]) -> dict:
         return build_report(cfg, records)

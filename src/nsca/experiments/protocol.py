@@ -107,9 +107,12 @@ class Experiment(ABC):
     def cells(self, cfg: Any) -> list[Cell]:
         """The grid: one `Cell(condition, seed, config)` per unit of work."""
 
+    # The results keys `prepare` returns (kept as they are when a run is re-summarized).
+    prepared_keys: ClassVar[tuple[str, ...]] = ()
+
     def prepare(self, cfg: Any, out: Path) -> dict:
         """Work every cell shares, done once after start-run and before the grid (e.g. generating
-        the data set the cells read); what it returns is added to the results."""
+        the data set the cells read); what it returns (keys: `prepared_keys`) is added to the results."""
         return {}
 
     def threads_per_worker(self, cfg: Any) -> int:
@@ -318,3 +321,4 @@ def seed_bars(ax: Any, x: Sequence[float], per_seed: np.ndarray, width: float, c
     jitter = np.linspace(-0.3, 0.3, len(per_seed)) * width if len(per_seed) > 1 else np.zeros(1)
     for j, row in zip(jitter, per_seed):
         ax.scatter(x + j, row, color="k", s=10, zorder=3)
+

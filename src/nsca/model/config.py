@@ -33,7 +33,10 @@ class ModelConfig:
     prior_hidden: int = field(256, "hidden width of the AdaptivePhysicsPrior residual")
     prior_context_dim: int = field(64, "size of the latent summary that conditions the physics head")
     n_outcomes: int = field(len(OUTCOMES), "affordance outcome classes")
-    n_materials: int = field(9, "material classes (the babbling catalogue has 9)")
+    n_materials: int = field(9, "material classes (a babbling store's labels.material sets it)")
+    material_heads: bool = field(True, "build the material/hardness head and supervise z with the store's material and "
+                                       "hardness labels; off: no such head and no such loss (the grounding probe's "
+                                       "control: a latent that was never told the material)")
     n_primitives: int = field(len(PRIMITIVES), "affordance primitives the policy chooses from")
     action_dim: int = field(4, "low-level action (hand dx, dy, dz, gripper effort)")
     proprio_dim: int = field(7, "proprioception: hand position, velocity, gripper opening")

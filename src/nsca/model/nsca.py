@@ -5,7 +5,8 @@ A batch is a dict of tensors. Inputs: "state" (B, STATE_DIM) always used by the 
 state's hand fields when absent), "action" (B, 4), "primitive" (B,) int, "goal" (B, GOAL_DIM) for a model with the goal
 modality (a task's goal position and the object-to-hand and goal-to-object offsets). Targets, each
 optional (a missing one simply contributes no loss): "next_state", "next_frames",
-"outcome" (B,) int, "material" (B,) int, "hardness" (B,).
+"outcome" (B,) int, "material" (B,) int, "hardness" (B,) (the last two read only by a model
+built with `material_heads`; without, its latent is never supervised with material or hardness).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class NSCAModel(nn.Module):
             cfg.prior, cfg.prior_hidden, cfg.prior_context_dim, constants, cfg.laws,
         )
         self.outcome_head = OutcomeHead(d, self.action_embed_dim, cfg.n_outcomes, cfg.mlp_hidden)
-        self.material_head = MaterialHead(d, cfg.n_materials, cfg.mlp_hidden)
+        self.material_head = MaterialHead(d, cfg.n_materials, cfg.mlp_hidden) if cfg.material_heads else None
         self.policy_head = PolicyHead(d, cfg.n_primitives, cfg.action_dim, cfg.mlp_hidden)
 
     @property
@@ -72,7 +73,8 @@ class NSCAModel(nn.Module):
         for name, enc in self.encoders.items():
             counts[f"encoders.{name}"] = sum(p.numel() for p in enc.parameters())
         for name in ("fusion", "world_model", "outcome_head", "material_head", "policy_head"):
-            counts[name] = sum(p.numel() for p in getattr(self, name).parameters())
+            if getattr(self, name) is not None:
+                counts[name] = sum(p.numel() for p in getattr(self, name).parameters())
         counts["world_model.physics (AdaptivePhysicsPrior)"] = sum(
             p.numel() for p in self.world_model.physics.parameters()
         )
@@ -144,19 +146,19 @@ class NSCAModel(nn.Module):
         tokens = self.tokens(batch)
         z = self.fusion(tokens)
         a = self.action_embedding(batch)
-        material_logits, hardness = self.material_head(z)
         primitive_logits, action = self.policy_head(z)
-        return {
+        out = {
             "tokens": tokens,
             "z": z,
             "next_z": self.world_model.next_latent(z, a),
             "next_state": self.world_model.next_state(batch["state"], batch["action"], z),
             "outcome_logits": self.outcome_head(z, a),
-            "material_logits": material_logits,
-            "hardness": hardness,
             "primitive_logits": primitive_logits,
             "policy_action": action,
         }
+        if self.material_head is not None:
+            out["material_logits"], out["hardness"] = self.material_head(z)
+        return out
 
     def losses(
         self,
@@ -181,9 +183,9 @@ class NSCAModel(nn.Module):
             terms["latent"] = F.mse_loss(out["next_z"], target)
         if "outcome" in batch:
             terms["outcome"] = F.cross_entropy(out["outcome_logits"], batch["outcome"].long())
-        if "material" in batch:
+        if "material" in batch and "material_logits" in out:
             terms["material"] = F.cross_entropy(out["material_logits"], batch["material"].long())
-        if "hardness" in batch:
+        if "hardness" in batch and "hardness" in out:
             terms["hardness"] = F.mse_loss(out["hardness"], batch["hardness"].to(out["hardness"].dtype))
         if "primitive" in batch:
             terms["policy"] = F.cross_entropy(out["primitive_logits"], batch["primitive"].long()) + F.mse_loss(

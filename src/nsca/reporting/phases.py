@@ -63,7 +63,7 @@ PHASES = (
     Phase("ml10", "nsca.evaluation.metaworld_ml10", "eval/metaworld-ml10", "Phase 7: Meta-World ML10 few-shot",
           "`nsca eval metaworld-ml10` output", S.suite(key="table"), caption="success by k demos"),
     Phase("grounding", "nsca.evaluation.grounding", "eval/grounding", "Grounding learned from babbling",
-          "`nsca eval grounding` output", S.suite(), caption="probe accuracy"),
+          "`nsca eval grounding` output", S.suite(key="supervision"), caption="probe accuracy"),  # a run before issue 22's rebuild has none
     Phase("ablation", "nsca.experiments.ablation", "ablation", "Phase 5: ablation study", "`nsca ablate` output",
           S.ablation, caption="IQM per condition and performance profiles"),
 )
