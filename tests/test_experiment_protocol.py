@@ -114,15 +114,18 @@ def test_a_different_config_in_the_same_folder_is_refused_before_anything_is_wri
     assert (out / "config.json").read_text() == config_before
 
 
-def test_the_flat_config_json_of_older_lethality_runs_is_read(tmp_path):
+@pytest.mark.parametrize("content", [json.dumps(asdict(ToyConfig())), "{not json", '{"config": {}}'])
+def test_a_config_json_of_another_layout_is_refused_and_left_untouched(tmp_path, capsys, content):
+    """E.g. the flat config lethality once wrote: never taken for a fresh run and overwritten."""
     out = tmp_path / "old"
     out.mkdir()
-    (out / "config.json").write_text(json.dumps(asdict(ToyConfig(out=str(out), workers=3))))
-    protocol.run_experiment(TOY, ToyConfig(out=str(out)))  # only a run field differs: resumes
-    assert set(json.loads((out / "config.json").read_text())) == {"config", "provenance"}
-    (out / "config.json").write_text(json.dumps(asdict(ToyConfig(out=str(out), threshold=0.1))))
-    with pytest.raises(UsageError, match="differs in: threshold"):
+    (out / "config.json").write_text(content)
+    with pytest.raises(UsageError, match=r"config\.json is unreadable or not the config\.json of a run folder of this layout"):
         protocol.run_experiment(TOY, ToyConfig(out=str(out)))
+    assert main(["sanity", "noisy-tv", "--seeds", "1", "--steps", "150", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(out / "config.json") in err and "not the config.json of a run folder" in err
+    assert (out / "config.json").read_text() == content and [p.name for p in out.iterdir()] == ["config.json"]
 
 
 def _command(argv: list[str]) -> int:

@@ -49,8 +49,8 @@ def test_oracle_and_curve_cell_configs_are_pinned():
 
 def test_cell_names_and_seeds_are_pinned():
     cells = grid_cells(LethalityConfig(n_seeds=2, priors=["0.9", "none"]))
-    assert [(c.condition, c.seed) for c in cells] == [
-        ("prior_0.9", 0), ("prior_0.9", 1), ("none", 0), ("none", 1), ("bc", 0), ("bc", 1)]
+    assert [(c.condition, c.seed) for c in cells] == [  # seed-major: a seed's conditions share one BC fit
+        ("prior_0.9", 0), ("none", 0), ("bc", 0), ("prior_0.9", 1), ("none", 1), ("bc", 1)]
     curves = grid_cells(LethalityConfig(grid="curves", n_seeds=1, tasks=["push"], demos_list=[5, 10], curve_agents=["bc"]))
     assert [(c.condition, c.seed) for c in curves] == [("push-v3/d5/bc", 0), ("push-v3/d10/bc", 0)]
     # The confirmation's seeds and layouts are its own (presets.yaml lethality.confirm).

@@ -1,6 +1,6 @@
-"""A `nsca train` run folder as its readers see it: config.json in the one layout, the layout
-older runs wrote (still read by --resume, --ewc-from and `nsca eval`), and one-line errors for
-corrupt or foreign files."""
+"""A `nsca train` run folder as its readers see it: config.json in the one layout, and one-line
+errors (exit 2) for corrupt or foreign files, the layout older runs wrote and physics constants
+of another version included, from --resume, --ewc-from and `nsca eval`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import torch
 
 from nsca.cli import main
 from nsca.config import from_dict
+from nsca.errors import UsageError
 from nsca.evaluation import physion_ocp as P
 from nsca.model import trained
+from nsca.priors.innate import PhysicsConstants
 from nsca.training import loop
 from nsca.training.config import TrainConfig
 
@@ -30,11 +32,22 @@ def _train(run_dir: Path, **kw) -> Path:
     return loop.run_path(cfg)
 
 
-def _to_old_layout(run: Path) -> None:
-    """Rewrite config.json as `nsca train` wrote it before issue 13: {train, model, physics_constants}."""
+def _copy_run(run: Path, to: Path) -> Path:
+    """A copy of a run folder's config.json, model.pt and last checkpoint (enough to resume or read)."""
+    (to / "checkpoints").mkdir(parents=True)
+    for name in ("config.json", "model.pt", "checkpoints/last.pt"):
+        (to / name).write_bytes((run / name).read_bytes())
+    return to
+
+
+def _to_old_layout(run: Path, constants: bool = True) -> str:
+    """Rewrite config.json as `nsca train` wrote it before issue 13: {train, model, physics_constants}
+    (the first layout had no physics constants). Returns the text written."""
     saved = json.loads((run / "config.json").read_text())
-    old = {"train": saved["config"], "model": saved["model"], "physics_constants": saved["physics_constants"]}
+    old = {"train": saved["config"], "model": saved["model"],
+           **({"physics_constants": saved["physics_constants"]} if constants else {})}
     (run / "config.json").write_text(json.dumps(old))
+    return (run / "config.json").read_text()
 
 
 def _one_line_exit_2(argv: list[str], capsys) -> str:
@@ -57,46 +70,30 @@ def test_config_json_has_the_one_layout_and_reads_back_as_the_run(run: Path) -> 
     assert cfg == from_dict(TrainConfig, {**TINY, "run_dir": str(run.parent)})
     # The model as built: the config's model block with the run's modalities and prior.
     assert got.model == cfg.model_config() and got.model.modalities == ("vision", "proprio", "state")
-    assert got.physics_constants is not None and got.physics_constants.dt_s > 0
+    assert got.physics_constants == PhysicsConstants(**{k: tuple(v) if isinstance(v, list) else v
+                                                        for k, v in saved["physics_constants"].items()})
 
 
-def test_the_layout_older_runs_wrote_still_reads_the_same(run: Path, tmp_path: Path) -> None:
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / "config.json").write_text((run / "config.json").read_text())
-    _to_old_layout(old)
-    new, then = trained.read_run(run), trained.read_run(old)
-    assert (then.config, then.model, then.physics_constants) == (new.config, new.model, new.physics_constants)
-    # The first layout had no physics constants at all.
-    saved = json.loads((old / "config.json").read_text())
-    del saved["physics_constants"]
-    (old / "config.json").write_text(json.dumps(saved))
-    assert trained.read_run(old).physics_constants is None and trained.read_run(old).model == new.model
-
-
-def test_eval_loads_the_vision_path_from_either_layout(run: Path, tmp_path: Path) -> None:
-    trained = torch.load(run / "model.pt", weights_only=True)
+def test_eval_loads_the_vision_path_from_the_run_or_a_checkpoint_file_under_its_constants(run: Path,
+                                                                                        tmp_path: Path) -> None:
+    weights = torch.load(run / "model.pt", weights_only=True)
     frames = np.random.default_rng(0).integers(0, 255, size=(2, 5, 64, 64, 3), dtype=np.uint8)
     loaded = P.load_nsca(run)
     for k, v in loaded.state_dict().items():
         if k.startswith(P.VISION_PATH):
-            assert torch.equal(v, trained[k]), k
-    old = tmp_path / "old"
-    (old / "checkpoints").mkdir(parents=True)
-    saved = json.loads((run / "config.json").read_text())
+            assert torch.equal(v, weights[k]), k
+    other = _copy_run(run, tmp_path / "other")
+    saved = json.loads((other / "config.json").read_text())
     saved["physics_constants"]["dt_s"] = 0.06  # as on babbling data: the model is rebuilt with the run's constants
-    (old / "config.json").write_text(json.dumps(saved))
-    _to_old_layout(old)
-    (old / "checkpoints" / "last.pt").write_bytes((run / "checkpoints" / "last.pt").read_bytes())
-    from_old = P.load_nsca(old / "checkpoints" / "last.pt")  # a checkpoint file: its run is the folder above
-    assert from_old.world_model.physics.constants.dt_s == 0.06
-    assert np.allclose(P.nsca_features(from_old, frames), P.nsca_features(loaded, frames))
+    (other / "config.json").write_text(json.dumps(saved))
+    from_file = P.load_nsca(other / "checkpoints" / "last.pt")  # a checkpoint file: its run is the folder above
+    assert from_file.world_model.physics.constants.dt_s == 0.06 != loaded.world_model.physics.constants.dt_s
+    assert np.allclose(P.nsca_features(from_file, frames), P.nsca_features(loaded, frames))
 
 
-def test_resume_and_ewc_from_read_an_old_layout_run(tmp_path: Path) -> None:
+def test_resume_takes_the_saved_config_as_its_base(tmp_path: Path) -> None:
     first = _train(tmp_path / "a", max_steps=2)
-    _to_old_layout(first)
-    # --resume: the saved (old-layout) config is the base, so its max_steps=2 still stops the run...
+    # --resume: the saved config is the base, so its max_steps=2 still stops the run...
     assert main(["train", *TINY_FLAGS, "--run-dir", str(tmp_path / "a"), "--resume", "--epochs", "2"]) == 0
     assert json.loads((first / "summary.json").read_text())["steps"] == 2
     # ... until a flag given now overrides it.
@@ -104,9 +101,50 @@ def test_resume_and_ewc_from_read_an_old_layout_run(tmp_path: Path) -> None:
                  "--max-steps", "0"]) == 0
     summary = json.loads((first / "summary.json").read_text())
     assert summary["steps"] == 2 * summary["steps_per_epoch"] > 2
-    later = _train(tmp_path / "b", ewc_from=str(first), ewc_lambda=1.0, run_name="later")
-    ewc = [json.loads(x).get("train/ewc") for x in (later / "metrics.jsonl").read_text().splitlines()]
-    assert ewc[0] == 0.0 and any(e and e > 0 for e in ewc)  # starts at the anchor, then moves off it
+
+
+def _refused_everywhere(folder: Path, tmp_path: Path, capsys, message: str) -> None:
+    """--resume, --ewc-from (its run folder and its checkpoint file), `nsca eval physion` and
+    load_nsca all refuse `folder` in one line (exit 2 through the CLI); nothing is written."""
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    err = _one_line_exit_2(["train", *TINY_FLAGS, "--run-dir", str(folder.parent), "--run-name", folder.name,
+                            "--resume"], capsys)
+    assert message in err
+    for source in (folder, folder / "checkpoints" / "last.pt"):
+        err = _one_line_exit_2(["train", *TINY_FLAGS, "--run-dir", str(tmp_path / "later"), "--ewc-from",
+                                str(source)], capsys)
+        assert err.startswith("nsca train: error: ewc_from=") and message in err
+    err = _one_line_exit_2(["eval", "physion", "--checkpoint", str(folder), "--out", str(tmp_path / "o")], capsys)
+    assert message in err
+    with pytest.raises(UsageError, match=message.replace("`", ".")) as exc:
+        P.load_nsca(folder / "checkpoints" / "last.pt")
+    assert len(str(exc.value).splitlines()) == 1 and str(folder / "config.json") in str(exc.value)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "later").exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("constants", [True, False])
+def test_an_old_layout_run_is_refused_by_resume_ewc_from_and_eval(run: Path, tmp_path: Path, capsys,
+                                                                  constants: bool) -> None:
+    old = _copy_run(run, tmp_path / "runs" / "old")
+    _to_old_layout(old, constants)
+    _refused_everywhere(old, tmp_path, capsys, "is unreadable or not a `nsca train` config")
+
+
+@pytest.mark.parametrize("edit", ["missing", "extra field", "field missing"])
+def test_physics_constants_missing_or_of_another_version_are_refused(run: Path, tmp_path: Path, capsys,
+                                                                     edit: str) -> None:
+    folder = _copy_run(run, tmp_path / "runs" / "other")
+    saved = json.loads((folder / "config.json").read_text())
+    if edit == "missing":
+        del saved["physics_constants"]
+    elif edit == "extra field":
+        saved["physics_constants"]["friction"] = 0.3
+    else:
+        del saved["physics_constants"]["gate_width"]
+    (folder / "config.json").write_text(json.dumps(saved))
+    message = "has no physics_constants block" if edit == "missing" else "physics_constants are not this version's"
+    _refused_everywhere(folder, tmp_path, capsys, message)
 
 
 @pytest.mark.parametrize("content", [b"{not json", b'{"flat": 1}'])

@@ -498,8 +498,8 @@ def _fmt_block(b: dict | None) -> str:
 
 def format_report(report: dict) -> str:
     cfg = report["config"]
-    seeds = f"seeds 0..{cfg['n_seeds'] - 1}" if "n_seeds" in cfg else f"seeds {cfg['seeds']}"  # older runs: a list
-    lines = [f"Procgen easy, {cfg['num_levels']} training levels, {cfg['steps']:,} env steps per run, {seeds}", "",
+    lines = [f"Procgen easy, {cfg['num_levels']} training levels, {cfg['steps']:,} env steps per run, "
+             f"seeds 0..{cfg['n_seeds'] - 1}", "",
              "| game | encoder | train return | test return | train norm. | test norm. | env steps/s |",
              "|---|---|---|---|---|---|---|"]
     for g, per in report["results"].items():

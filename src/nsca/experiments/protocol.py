@@ -9,7 +9,8 @@ plot; the driver (`run_experiment`) does everything else, the same way for all:
 
 1. start-run: the experiment's fail-fast checks, the cells, a writable `--out`, a refusal (one
    line, exit 2) if `--out` holds a run of another config (fields that only pick cells or only
-   say where and how to run may change: a rerun then extends the grid), then `config.json`
+   say where and how to run may change: a rerun then extends the grid) or a config.json of any
+   other layout, then `config.json`
    (`{"config": ..., "provenance": ...}`) and `config.yaml`;
 2. the experiment's `prepare` (work all cells share, e.g. a data set), then the grid:
    `nsca.runner.run_grid` (finished cells whose config is unchanged are reused);
@@ -40,7 +41,7 @@ import yaml
 from nsca.config import field, from_dict
 from nsca.errors import UsageError
 from nsca.runner import Cell, run_grid
-from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
+from nsca.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from nsca.utils.provenance import check_recordable, provenance, read_run_config, write_run_config
 
 # Say where and how cells run, never what they compute: a rerun may change them freely.
@@ -151,12 +152,18 @@ class Experiment(ABC):
 
 
 def saved_config(out: Path) -> dict | None:
-    """The config a run folder was started with (this layout, or the flat one lethality wrote before)."""
+    """The config a run folder was started with; None where it has no config.json (a fresh run).
+
+    Any other config.json is refused with one line: the folder is not a run of this layout, and
+    taking it for a fresh run would overwrite the file."""
+    path = out / "config.json"
+    if not path.exists():
+        return None
     saved = read_run_config(out)
-    if saved is not None:
-        return saved["config"]
-    flat = read_json(out / "config.json")
-    return flat if isinstance(flat, dict) else None
+    if saved is None:
+        raise UsageError(f"{path} is unreadable or not the config.json of a run folder of this layout "
+                         "({config, provenance}); choose another --out")
+    return saved["config"]
 
 
 def check_config_change(exp: Experiment, cfg: Any, out: Path) -> None:

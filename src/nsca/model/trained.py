@@ -18,13 +18,15 @@ and the evaluations read checkpoints the same way without importing training or 
 `load_trained(path, parts, needs, reads)` loads only the weights whose names start with `parts`
 (e.g. the vision path for Physion and Procgen, every encoder and the fusion for the grounding
 probe); the rest stay at init, so a checkpoint stays readable when parts a reader does not read
-change. A missing run folder, a config without a needed modality, or weights that do not match
-the config are one-line UsageErrors. `random_init(cfg, seed, constants, buffers_from)` is the
+change. A missing run folder, a config.json of any other layout or without the physics constants
+of this version, a config without a needed modality, or weights that do not match the config are
+one-line UsageErrors. `random_init(cfg, seed, constants, buffers_from)` is the
 baseline: the same architecture, `torch.manual_seed(seed)` before it is built.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,6 @@ import torch
 from nsca.errors import UsageError
 from nsca.model.config import ModelConfig
 from nsca.priors.innate import PhysicsConstants
-from nsca.utils.io import read_json
 from nsca.utils.provenance import read_run_config
 
 ENCODERS_AND_FUSION = ("encoders.", "fusion.")
@@ -47,7 +48,7 @@ class TrainRun:
     folder: Path
     config: dict                    # the TrainConfig keys as saved (from_dict(TrainConfig, config) rebuilds it)
     model: ModelConfig              # the model as built
-    physics_constants: PhysicsConstants | None  # None where not recorded (see _constants)
+    physics_constants: PhysicsConstants  # the data's: the model is rebuilt under them
 
 
 def read_run(folder: str | Path) -> TrainRun:
@@ -58,30 +59,27 @@ def read_run(folder: str | Path) -> TrainRun:
     path = folder / "config.json"
     saved = read_run_config(folder)
     if saved is None:
-        # The older run-folder layout (results/ records made before provenance was written) holds {"train": <TrainConfig>, "model": <ModelConfig>}
-        # (and, since the data's constants were recorded, "physics_constants"), without provenance.
-        saved = read_json(path)
-        if isinstance(saved, dict) and isinstance(saved.get("train"), dict):
-            saved = {**saved, "config": saved["train"]}
-        elif not path.is_file():
+        if not path.is_file():
             raise UsageError(f"{folder} is not a `nsca train` run folder (no config.json)")
-        else:
-            raise UsageError(f"{path} is unreadable or not a `nsca train` config (expected keys config, provenance, model)")
+        raise UsageError(f"{path} is unreadable or not a `nsca train` config (expected keys config, provenance, model)")
     if not isinstance(saved.get("model"), dict):
         raise UsageError(f"{path} has no model block (the model a `nsca train` run built)")
     model = from_dict(ModelConfig, saved["model"], prefix="model.")
-    return TrainRun(folder, saved["config"], model, _constants(saved.get("physics_constants")))
+    return TrainRun(folder, saved["config"], model, _constants(saved.get("physics_constants"), path))
 
 
-def _constants(saved: Any) -> PhysicsConstants | None:
-    """The saved PhysicsConstants; None when absent or written by a version with other fields
-    (the innate laws' constants have changed since; such a run's readers fall back to defaults)."""
+def _constants(saved: Any, path: Path) -> PhysicsConstants:
+    """The data's PhysicsConstants, which `nsca train` always records. A missing block, or one
+    with other fields than this version's, is a one-line UsageError: the model would otherwise be
+    rebuilt under other laws than it was trained with."""
     if not isinstance(saved, dict):
-        return None
-    try:
-        return PhysicsConstants(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
-    except TypeError:
-        return None
+        raise UsageError(f"{path} has no physics_constants block (the data's constants a `nsca train` run records)")
+    names = {f.name for f in dataclasses.fields(PhysicsConstants)}
+    if set(saved) != names:
+        diff = ", ".join(sorted(set(saved) ^ names))
+        raise UsageError(f"{path}: its physics_constants are not this version's (differs in: {diff}); "
+                         "retrain the run with this code")
+    return PhysicsConstants.from_dict(saved)
 
 
 def locate(path: str | Path, prefer: str = "model.pt") -> tuple[Path, Path]:

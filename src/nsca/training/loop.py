@@ -103,32 +103,39 @@ class CuriosityWeights:
 EWC_FISHER_SAMPLES = 128
 
 
-def _ewc_penalty(cfg: TrainConfig, model: NSCAModel, fresh: bool, device: torch.device) -> Any:
+def _ewc_source(cfg: TrainConfig) -> tuple[T.TrainRun, dict] | None:
+    """The earlier run `ewc_from` names and its weights, read before anything is written (a bad
+    one is a one-line UsageError naming the flag)."""
+    if not cfg.ewc_from:
+        return None
+    old_dir, weights = T.locate(cfg.ewc_from, prefer="checkpoints/last.pt")
+    try:
+        return T.read_run(old_dir), T.load_weights(weights)
+    except UsageError as exc:
+        raise UsageError(f"ewc_from={cfg.ewc_from}: {exc}") from None
+
+
+def _ewc_penalty(cfg: TrainConfig, source: tuple[T.TrainRun, dict] | None, model: NSCAModel, fresh: bool,
+                 device: torch.device) -> Any:
     """With ewc_from, continue an earlier run on new data without forgetting it.
 
-    `ewc_from` names an earlier run folder (or its checkpoint). A fresh run starts from that
-    run's weights; the anchor is those weights and the Fisher (nsca.learning.ewc.empirical_fisher)
-    is measured on EWC_FISHER_SAMPLES items of the earlier run's own training data, reopened from
-    its saved config. The penalty (weighted by ewc_lambda, which may be 0 for the plain
-    fine-tuning control) is logged as train/ewc either way.
+    `ewc_from` names an earlier run folder (or its checkpoint), read by `_ewc_source`. A fresh
+    run starts from that run's weights; the anchor is those weights and the Fisher
+    (nsca.learning.ewc.empirical_fisher) is measured on EWC_FISHER_SAMPLES items of the earlier
+    run's own training data, reopened from its saved config. The penalty (weighted by ewc_lambda,
+    which may be 0 for the plain fine-tuning control) is logged as train/ewc either way.
     """
-    if not cfg.ewc_from:
+    if source is None:
         return None
     from nsca.learning.ewc import EWC, empirical_fisher
 
-    old_dir, weights = T.locate(cfg.ewc_from, prefer="checkpoints/last.pt")
-    try:
-        old_run = T.read_run(old_dir)
-    except UsageError as exc:
-        raise UsageError(f"ewc_from={cfg.ewc_from}: {exc}") from None
+    old_run, state = source
     old_cfg = from_dict(TrainConfig, old_run.config)
-    state = T.load_weights(weights)
     try:
         if fresh:
             model.load_state_dict(state)
         # The Fisher is measured on the earlier run's data, under that data's constants.
-        constants = old_run.physics_constants or model.world_model.physics.constants
-        probe = type(model)(model.cfg, constants).to(device)
+        probe = type(model)(model.cfg, old_run.physics_constants).to(device)
         probe.load_state_dict(state)
     except RuntimeError as exc:
         raise UsageError(f"ewc_from={cfg.ewc_from} holds a different model ({str(exc).splitlines()[0]})") from None
@@ -218,6 +225,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         raise UsageError(f"nothing to resume: {ckpt_path} does not exist")
     if not resume and (out / "config.json").exists():
         raise UsageError(f"run folder {out} already exists; pass --resume to continue it or --run-name for a new run")
+    ewc_source = _ewc_source(cfg)
 
     device = pick_device(cfg.device)
     if cfg.wandb_project and importlib.util.find_spec("wandb") is None:
@@ -270,7 +278,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             model.set_normalization(sample["state"], sample["next_state"])
         write_config(out, cfg, model_cfg, model.world_model.physics.constants)
     model.to(device)
-    ewc = _ewc_penalty(cfg, model, not resume, device)
+    ewc = _ewc_penalty(cfg, ewc_source, model, not resume, device)
     atomic_write_json(
         out / ("provenance.json" if not resume else f"provenance.resume-{step}.json"),
         {**provenance(), "seed": cfg.seed, "device": str(device), "resumed_from_step": step,

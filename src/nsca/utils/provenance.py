@@ -89,7 +89,7 @@ def write_run_config(folder: str | Path, config: dict, **extra: Any) -> None:
 
 def read_run_config(folder: str | Path) -> dict | None:
     """The parsed `<folder>/config.json` if it has the one layout; None if it is missing,
-    unreadable or of another layout (the caller decides whether an older layout is readable)."""
+    unreadable or of another layout (each caller refuses those with its own one line)."""
     saved = read_json(Path(folder) / "config.json")
     if isinstance(saved, dict) and isinstance(saved.get("config"), dict) and "provenance" in saved:
         return saved
