@@ -218,6 +218,10 @@ def test_resummarize_rebuilds_the_summary_from_the_stored_cells(tmp_path, monkey
     cell.write_text("{not json")
     assert main(["resummarize", str(out)]) == 2
     assert "not a cell record" in capsys.readouterr().err
+    cell.write_text(json.dumps({"condition": "up", "seed": 0, "metrics": {"value": 1.0}}))
+    (out / "up" / "7").mkdir()  # a cell of a larger grid (an extension) is not this run's
+    (out / "up" / "7" / "metrics.json").write_text(json.dumps({"condition": "up", "seed": 7, "metrics": {"value": 9.0}}))
+    assert main(["resummarize", str(out)]) == 0 and "4 cells" in capsys.readouterr().out
     assert main(["resummarize", str(tmp_path / "nothing")]) == 2
     assert "not a finished run folder" in capsys.readouterr().err
 

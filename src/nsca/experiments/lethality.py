@@ -384,12 +384,8 @@ def group_verdicts(rates: dict[str, list[float]], table: dict) -> dict:
     """The default grid's design applied unchanged to every `<task>/d<demos>` group of a curves
     grid that has its conditions: its three contrasts (Holm over the three, within the group) and
     its verdict, marked untuned on every task but the one the settings were chosen on."""
-    groups: dict[str, list[str]] = {}
-    for name in rates:
-        prefix, _, cond = name.rpartition("/")
-        groups.setdefault(prefix, []).append(cond)
     out = {}
-    for prefix, conds in groups.items():
+    for prefix, conds in task_groups(list(rates)).items():
         if "prior_0.9" not in conds or "prior_0.5" not in conds:
             continue
         sub_rates = {c: rates[f"{prefix}/{c}"] for c in conds}
@@ -440,14 +436,19 @@ def shared_layout_rates(root: Path, a: list[dict], b: list[dict]) -> tuple[list[
     return ra_out, rb_out, shared or 0
 
 
-def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
-    """The paired comparisons a grid's conditions support (within one task/demos group)."""
+def task_groups(names: list[str]) -> dict[str, list[str]]:
+    """Condition names grouped by their `<task>/d<demos>` prefix ('' in the default grid)."""
     groups: dict[str, list[str]] = {}
     for n in names:
         prefix, _, cond = n.rpartition("/")
         groups.setdefault(prefix, []).append(cond)
+    return groups
+
+
+def comparison_pairs(names: list[str]) -> list[tuple[str, str]]:
+    """The paired comparisons a grid's conditions support (within one task/demos group)."""
     pairs = []
-    for prefix, conds in groups.items():
+    for prefix, conds in task_groups(names).items():
         full = (lambda c, p=prefix: f"{p}/{c}") if prefix else (lambda c: c)  # noqa: E731
         wanted = [*CONTRASTS, ("prior_0.1", "prior_0.9"), ("none", "bc"), ("sim+cost", "bc"), ("sim+true", "bc"),
                   ("sim+true", "sim+cost"), ("none+true", "bc"), ("bc_augmented", "bc")]

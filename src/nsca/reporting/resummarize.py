@@ -40,8 +40,8 @@ def resummarize(out: str | Path) -> dict:
     the statistics code of this commit (no cell is rerun: a cell's numbers are its metrics.json).
 
     For records whose summary was written by older statistics code. The run's config is read
-    back through its config class (fields added since get their defaults); the records are every
-    `metrics.json` under the folder. The results keep the run's own wall time and say when and
+    back through its config class (fields added since get their defaults); the records are the
+    `metrics.json` of the cells its grid names (their own configs are kept as recorded). The results keep the run's own wall time and say when and
     by which commit they were re-summarized (`resummarized`)."""
     out = Path(out)
     old = read_json(out / "results.json")
@@ -51,13 +51,12 @@ def resummarize(out: str | Path) -> dict:
     exp = experiment_named(str(old.get("experiment", "")))
     cfg = from_dict(exp.config, {**saved, "out": str(out)})
     records = []
-    for path in sorted(out.rglob("metrics.json")):
+    for cell in exp.cells(cfg):  # the run's grid only: a folder may hold cells of a larger grid (an extension)
+        path = cell.dir(out) / "metrics.json"
         record = read_json(path)
         if not isinstance(record, dict) or "metrics" not in record:
-            raise UsageError(f"{path}: not a cell record; rerun the run's command to redo that cell")
+            raise UsageError(f"{path}: missing or not a cell record; rerun the run's command to finish that cell")
         records.append(record)
-    if not records:
-        raise UsageError(f"{out} holds no finished cell")
     results = {**exp.summarize(cfg, records), **{k: old[k] for k in exp.prepared_keys if k in old}}
     results.update(experiment=exp.name, config=dataclasses.asdict(cfg),
                    provenance=old.get("provenance"), start_time=old.get("start_time"), end_time=old.get("end_time"),
