@@ -30,7 +30,9 @@ def held_cell(config: dict, cell_dir: Path) -> dict:
     # sees the file, and a kill between the two writes would lose the first execution's line.
     with open(cell_dir / "executions.log", "a") as f:
         f.write(f"{os.getpid()}\n")
-    (cell_dir / "pid").write_text(str(os.getpid()))
+    # Atomically: the test reads the pid as soon as the file exists, so it must never see it empty.
+    (cell_dir / "pid.tmp").write_text(str(os.getpid()))
+    os.replace(cell_dir / "pid.tmp", cell_dir / "pid")
     hold = cell_dir.parent.parent / "hold" / str(config["seed"])
     while hold.exists():
         time.sleep(0.05)
