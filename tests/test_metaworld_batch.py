@@ -184,3 +184,37 @@ def test_reference_mode_is_metaworld_env_step_and_equals_the_stepper():
         np.testing.assert_array_equal(oa, ob)
         np.testing.assert_array_equal(sa, sb)
         np.testing.assert_allclose(ra, rb, rtol=0, atol=1e-6)
+
+
+def test_envs_share_one_parse_of_the_xml_but_not_their_models():
+    """make_env compiles a task's XML once per process and hands each env its own copy: Meta-World
+    writes into its model (the door tasks move the door), so shared models would leak one env's
+    episode into another's. A copy steps exactly as a model parsed from the file."""
+    import mujoco
+    from gymnasium.envs.mujoco import mujoco_env
+
+    from nsca.envs.metaworld import _registry, _task_spec
+    from nsca.envs.metaworld_batch import _ParsedOnce
+
+    task = "door-open-v3"
+    a, b = make_env(task), make_env(task)
+    assert mujoco_env.mujoco is mujoco, "make_env must restore gymnasium's mujoco module"
+    assert a.model is not b.model and not np.shares_memory(a.model.body_pos, b.model.body_pos)
+    assert sum(path.endswith(".xml") for path in _ParsedOnce._models) >= 1
+    b.model.body_pos[1] += 1.0
+    assert not np.array_equal(a.model.body_pos[1], b.model.body_pos[1])
+
+    fresh = _registry()[task]()  # parsed from the file by gymnasium itself
+    fresh.set_task(_task_spec(task))
+    fresh._freeze_rand_vec, fresh.seeded_rand_vec = False, True
+    rng = np.random.default_rng(0)
+    for env in (a, fresh):
+        env.seed(77)
+    obs_a, _ = a.reset()
+    obs_f, _ = fresh.reset()
+    np.testing.assert_array_equal(obs_a, obs_f)
+    for _ in range(40):
+        act = rng.uniform(-1, 1, 4)
+        np.testing.assert_array_equal(a.step(act)[0], fresh.step(act)[0])
+    for env in (a, b, fresh):
+        env.close()

@@ -53,12 +53,13 @@ VERDICTS = {
 }
 CONTRASTS = (("prior_0.9", "prior_0.5"), ("prior_0.9", "none"), ("prior_0.9", "bc"))
 GATE_GAIN = 0.2  # the plan's gate: prior 0.9 beats 0.5 by more than 20% (relative)
+PLANNED_EFFECT = 0.074  # the success gain the confirmation's 15 seeds detect with 80% power (docs/lethality.md, Power)
 # Fields that only choose which cells exist: a rerun that changes them extends (or narrows) the
 # grid and reuses every finished cell whose own config is unchanged (the runner checks each cell).
 # The run fields (n_seeds, workers, out, backend, address) may change too (nsca.experiments.protocol).
 _GRID_FIELDS = ("n_seeds", "priors", "bc_floor", "tasks", "demos_list", "curve_agents")
 # Parallel evaluation episodes of an agent that acts on a batch (its numbers do not depend on this: tested).
-EVAL_BATCH = 16
+EVAL_BATCH = 50  # one batch for a 50-episode cell: the per-step agent call is shared by all (was 16)
 MAX_SEED = 10_000  # demo layouts (seed * 1000 + i) stay below the evaluation layouts (>= 10_000_000)
 
 
@@ -392,8 +393,29 @@ def group_verdicts(rates: dict[str, list[float]], table: dict) -> dict:
         sub_table = {c: table[f"{prefix}/{c}"] for c in conds}
         contrasts = preregistered(sub_rates)
         out[prefix] = {"task": prefix.split("/")[0], "untuned": prefix.split("/")[0] != SCREENED_TASK,
-                       "contrasts": contrasts, **verdict(contrasts, sub_table)}
+                       "contrasts": contrasts, **verdict(contrasts, sub_table), **headroom(sub_rates)}
     return out
+
+
+def headroom(rates: dict[str, list[float]]) -> dict:
+    """BC's success and what it leaves to gain (1 - BC). Below PLANNED_EFFECT, the gain the
+    confirmation was powered for, the design cannot show that gain on this task: a "too weak"
+    there says the task is at BC's ceiling, not that the prior failed (the verdict itself stays
+    the pre-registered rule's)."""
+    if "bc" not in rates:
+        return {}
+    bc = float(np.mean(rates["bc"]))
+    return {"bc_mean": bc, "headroom": 1.0 - bc, "at_ceiling": bool(1.0 - bc < PLANNED_EFFECT)}
+
+
+def _grid_scope(report: dict) -> str:
+    """'task, N demos' for a one-task grid; the tasks and demo counts of a curves grid."""
+    if report.get("grid") != "curves":
+        return f"{report['task']}, {report['demos']} demos"
+    prefixes = [p for p in task_groups(list(report["table"])) if p]
+    tasks = list(dict.fromkeys(p.split("/")[0] for p in prefixes))
+    demos = list(dict.fromkeys(p.split("/")[1].removeprefix("d") for p in prefixes if "/" in p))
+    return f"{', '.join(tasks)} at {' and '.join(demos)} demos"
 
 
 def relative_gain_ci(a: list[float], b: list[float], n_boot: int = 10_000, seed: int = 0) -> list[float | None]:
@@ -509,7 +531,7 @@ def format_report(report: dict) -> str:
     seeds = report.get("seeds") or []
     where = f"seeds {seeds[0]}-{seeds[-1]}, layouts from {report['layout_base']}" if seeds else ""
     lines = [f"Lethality test ({report.get('grid', 'default')} grid, preset {report.get('preset', 'default')}): "
-             f"{report['task']}, {report['demos']} demos, {report['n_seeds']} seeds x {report['eval_episodes']} "
+             f"{_grid_scope(report)}, {report['n_seeds']} seeds x {report['eval_episodes']} "
              f"eval episodes per cell ({where})", "",
              f"{'condition':<24} {'success':>8} {'std':>6} {'95% CI':>15} {'IQM':>6} {'prior_w':>8} {'plans':>7}  per seed"]
     for name, row in report["table"].items():
@@ -542,7 +564,12 @@ def format_report(report: dict) -> str:
         lines += ["", f"The pre-registered design per task and demo count (Holm over its three contrasts within each "
                       f"group; untuned = settings chosen on {SCREENED_TASK} only, applied unchanged):"]
         for prefix, g in report["per_group"].items():
-            lines.append(f"  {prefix}{' (untuned)' if g['untuned'] else ''}: {g['verdict_text']}")
+            room = ""
+            if "bc_mean" in g:
+                room = f" [BC {g['bc_mean']:.3f}: headroom {g['headroom']:.3f}" + (
+                    f", below the {PLANNED_EFFECT} the design is powered for: at BC's ceiling]"
+                    if g["at_ceiling"] else "]")
+            lines.append(f"  {prefix}{' (untuned)' if g['untuned'] else ''}{room}: {g['verdict_text']}")
             for name, c in g["contrasts"].items():
                 lines.append(f"      {name}: {c['diff_abs']:+.3f} [{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], "
                              f"Holm p {_num(c['p_holm'])}, MDE {_num(c['mde'])}, "

@@ -61,7 +61,7 @@ def train_regressor(
     `optimizer`: "adamw" (default) or "sgd" (momentum 0.9), which does not rescale a penalty's
     gradient per parameter the way Adam does."""
     if optimizer == "adamw":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     elif optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     else:

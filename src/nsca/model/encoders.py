@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nsca.utils.activations import Mish
+
 SAMPLE_RATE_HZ = 16_000
 
 
@@ -21,7 +23,7 @@ def _conv_tower(in_ch: int, widths: tuple[int, ...]) -> nn.Sequential:
     conv = nn.Conv2d
     layers: list[nn.Module] = []
     for w in widths:
-        layers += [conv(in_ch, w, kernel_size=4, stride=2, padding=1), nn.GroupNorm(min(8, w), w), nn.Mish()]
+        layers += [conv(in_ch, w, kernel_size=4, stride=2, padding=1), nn.GroupNorm(min(8, w), w), Mish()]
         in_ch = w
     return nn.Sequential(*layers)
 
@@ -97,7 +99,7 @@ class VectorEncoder(nn.Module):
         self.register_buffer("mean", torch.zeros(in_dim))
         self.register_buffer("std", torch.ones(in_dim))
         self.net = nn.Sequential(
-            nn.Linear(in_dim, hidden), nn.LayerNorm(hidden), nn.Mish(),
+            nn.Linear(in_dim, hidden), nn.LayerNorm(hidden), Mish(),
             nn.Linear(hidden, latent_dim), nn.LayerNorm(latent_dim),
         )
 

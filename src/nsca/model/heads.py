@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nsca.utils.activations import Mish
+
 
 def head_mlp(inp: int, out: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inp, hidden), nn.LayerNorm(hidden), nn.Mish(), nn.Linear(hidden, out))
+    return nn.Sequential(nn.Linear(inp, hidden), nn.LayerNorm(hidden), Mish(), nn.Linear(hidden, out))
 
 
 class OutcomeHead(nn.Module):

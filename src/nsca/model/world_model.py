@@ -15,6 +15,7 @@ from torch import nn
 from nsca.priors.adaptive import AdaptivePhysicsPrior
 from nsca.priors.innate import PhysicsConstants
 from nsca.priors.state import STATE_DIM
+from nsca.utils.activations import Mish
 
 
 class WorldModel(nn.Module):
@@ -35,7 +36,7 @@ class WorldModel(nn.Module):
         layers: list[nn.Module] = []
         width = latent_dim + action_embed_dim
         for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.Mish()]
+            layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), Mish()]
             width = hidden
         layers.append(nn.Linear(width, latent_dim))
         self.dynamics = nn.Sequential(*layers)

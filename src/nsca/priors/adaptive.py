@@ -15,6 +15,7 @@ from torch import nn
 
 from nsca.priors.innate import LAWS, PhysicsConstants, prior_delta
 from nsca.priors.state import ACTION_DIM, STATE_DIM
+from nsca.utils.activations import Mish
 
 
 def inverse_softplus(y: float) -> float:
@@ -23,7 +24,7 @@ def inverse_softplus(y: float) -> float:
     return y + math.log(-math.expm1(-y))
 
 
-def mlp(inp: int, out: int, hidden: int, depth: int, act: type[nn.Module] = nn.Mish) -> nn.Sequential:
+def mlp(inp: int, out: int, hidden: int, depth: int, act: type[nn.Module] = Mish) -> nn.Sequential:
     layers: list[nn.Module] = []
     width = inp
     for _ in range(depth):

@@ -24,6 +24,7 @@ Laws (each maps (state, action) to a change of state over one control step of `d
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -73,8 +74,15 @@ class PhysicsConstants:
         return max(self.hand_floor_z - self.table_z, 0.0)
 
 
-def _t(values, like: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(values, dtype=like.dtype, device=like.device)
+@functools.lru_cache(maxsize=64)
+def _body(c: PhysicsConstants, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The efference law's constant tensors, built once per (constants, dtype, device): the planner
+    calls the law thousands of times per episode and building them each time was a measurable
+    share of it. Never written to, so sharing them is safe."""
+    def t(values):
+        return torch.as_tensor(values, dtype=dtype, device=device)
+    mats = tuple(t(m).reshape(3, 3).T for m in (c.body_a, c.body_a2, c.body_b, c.body_b2))
+    return (*mats, t(c.body_c), t(c.target_low), t(c.target_high))
 
 
 def _gate_below(x: torch.Tensor, threshold: float, width: float) -> torch.Tensor:
@@ -102,11 +110,9 @@ def held(state: torch.Tensor, c: PhysicsConstants) -> torch.Tensor:
 def efference(state: torch.Tensor, action: torch.Tensor, c: PhysicsConstants) -> torch.Tensor:
     delta = torch.zeros_like(state)
     p, v, off = state[..., HAND_POS], state[..., HAND_VEL], state[..., TARGET]
-    setpoint = torch.maximum(torch.minimum(p + off + action[..., :3].clamp(-1, 1) * c.action_scale_m,
-                                           _t(c.target_high, p)), _t(c.target_low, p))
-    mats = [_t(m, p).reshape(3, 3).T for m in (c.body_a, c.body_a2, c.body_b, c.body_b2)]
-    v_new = (v @ mats[0] + state[..., HAND_VEL_PREV] @ mats[1] + (setpoint - p) @ mats[2] + off @ mats[3]
-             + _t(c.body_c, p))
+    a, a2, b, b2, body_c, low, high = _body(c, p.dtype, p.device)
+    setpoint = torch.maximum(torch.minimum(p + off + action[..., :3].clamp(-1, 1) * c.action_scale_m, high), low)
+    v_new = v @ a + state[..., HAND_VEL_PREV] @ a2 + (setpoint - p) @ b + off @ b2 + body_c
     p_new = p + v_new * c.dt_s
     # The hand's floor: a projection, with the velocity kept the finite difference of position.
     floor = torch.relu(c.hand_floor_z - p_new[..., 2:3])
@@ -137,9 +143,10 @@ def inertia(state: torch.Tensor, c: PhysicsConstants) -> torch.Tensor:
     return delta
 
 
-def gravity(state: torch.Tensor, c: PhysicsConstants) -> torch.Tensor:
+def gravity(state: torch.Tensor, c: PhysicsConstants, h: torch.Tensor | None = None) -> torch.Tensor:
+    """`h`: `held(state, c)` when the caller has it already."""
     delta = torch.zeros_like(state)
-    falls = state[..., OBJ_FREE] * (1 - held(state, c))
+    falls = state[..., OBJ_FREE] * (1 - (held(state, c) if h is None else h))
     dvz = -c.gravity_mps2 * c.dt_s * falls
     delta[..., OBJ_VEL.start + 2 : OBJ_VEL.start + 3] = dvz
     delta[..., OBJ_POS.start + 2 : OBJ_POS.start + 3] = dvz * c.dt_s
@@ -158,10 +165,11 @@ def support(state: torch.Tensor, proposed: torch.Tensor, c: PhysicsConstants) ->
     return delta
 
 
-def attachment(state: torch.Tensor, proposed: torch.Tensor, c: PhysicsConstants) -> torch.Tensor:
+def attachment(state: torch.Tensor, proposed: torch.Tensor, c: PhysicsConstants,
+               h: torch.Tensor | None = None) -> torch.Tensor:
     """Correction moving a held object rigidly with the hand's proposed motion."""
     delta = torch.zeros_like(state)
-    h = held(state, c)
+    h = held(state, c) if h is None else h
     hand_step = proposed[..., HAND_POS] - state[..., HAND_POS]
     obj_step = proposed[..., OBJ_POS] - state[..., OBJ_POS]
     delta[..., OBJ_POS] = h * (hand_step - obj_step)
@@ -180,14 +188,15 @@ def prior_delta(
     if unknown:
         raise ValueError(f"unknown physics law(s) {sorted(unknown)}; known: {', '.join(LAWS)}")
     delta = torch.zeros_like(state)
+    h = held(state, c) if "gravity" in laws or "attachment" in laws else None  # both laws read it
     if "efference" in laws:
         delta = delta + efference(state, action, c)
     if "inertia" in laws:
         delta = delta + inertia(state, c)
     if "gravity" in laws:
-        delta = delta + gravity(state, c)
+        delta = delta + gravity(state, c, h)
     if "attachment" in laws:
-        delta = delta + attachment(state, state + delta, c)
+        delta = delta + attachment(state, state + delta, c, h)
     if "support" in laws:
         delta = delta + support(state, state + delta, c)
     return delta

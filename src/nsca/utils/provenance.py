@@ -29,18 +29,27 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 RECORDS_DIR = REPO_ROOT / "results"
 
 
-@lru_cache(maxsize=1)
-def git_state() -> tuple[str, bool]:
-    """(HEAD's commit, or "unknown" outside a git checkout; whether tracked files differ from it)."""
+def repo_state(root: Path) -> tuple[str, bool]:
+    """(HEAD's commit, or "unknown" outside a git checkout; whether tracked files outside
+    `results/` differ from it). The records are left out: a run that extends or resumes a record
+    rewrites that record's tracked config.json before its worker processes ask, and those files
+    are the run's output, not the code that made it (cells of the untuned record were marked
+    "-dirty" for that reason alone)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if out.returncode != 0:
             return "unknown", False
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+                               cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
         return out.stdout.strip(), bool(dirty)
     except (OSError, subprocess.SubprocessError):
         return "unknown", False
+
+
+@lru_cache(maxsize=1)
+def git_state() -> tuple[str, bool]:
+    """This checkout's `repo_state`, asked once per process."""
+    return repo_state(REPO_ROOT)
 
 
 def git_commit() -> str:

@@ -49,7 +49,7 @@ def fit_world_model(model, d: dict[str, torch.Tensor], cfg: AgentConfig, seed: i
         rho.requires_grad_(learn_w)
     groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]}
               for g in parameter_groups(trained, cfg.lr, 1e-4, cfg.prior_lr)]
-    opt = torch.optim.AdamW([g for g in groups if g["params"]])
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], fused=True)  # one pass over the weights, the same update
     gen = torch.Generator().manual_seed(seed * 7_919 + 202)
     n = d["state"].shape[0]
     losses = []
