@@ -43,7 +43,7 @@ def bench(shape: tuple[int, int], repeats: int) -> dict:
         with torch.no_grad():
             fwd = _median_ms(lambda act=act: act(x), repeats)
         leaf = x.clone().requires_grad_()
-        both = _median_ms(lambda act=act: act(leaf).sum().backward(), max(repeats // 2, 10))
+        both = _median_ms(lambda act=act, leaf=leaf: act(leaf).sum().backward(), max(repeats // 2, 10))
         out[name] = {"forward_ms": round(fwd, 4), "forward_backward_ms": round(both, 4)}
     out["speedup_forward"] = round(out["torch"]["forward_ms"] / out["nsca"]["forward_ms"], 2)
     out["speedup_forward_backward"] = round(out["torch"]["forward_backward_ms"] / out["nsca"]["forward_backward_ms"], 2)
